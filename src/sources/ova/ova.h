@@ -1,13 +1,42 @@
 /* OVA archives: a tar file holding an OVF descriptor, an optional manifest
- * and the disk files, read in place (never unpacked). */
+ * (.mf) and the disk files, read in place (never unpacked). Also accepts
+ * an unpacked export: a path to an .ovf file whose disk files sit next to
+ * it.
+ */
 #ifndef HOIST_SOURCES_OVA_H
 #define HOIST_SOURCES_OVA_H
+
+#include <stdbool.h>
 
 #include "disk/disk.h"
 #include "model/vm.h"
 
-/* Opens the disk stored as archive member `member` of the OVA at path,
- * decoding its format (and gzip compression) on the fly. */
+struct ova;
+
+/* Opens the archive: indexes its members, parses the OVF (all VMs of a
+ * VirtualSystemCollection) into the neutral model, reads the manifest and
+ * checks the OVF's own digest against it. Each vm_disk's locator is the
+ * member name of its file and `compression` is "gzip" where the OVF says
+ * so. Concerns the OVF reveals (passthrough devices, unknown controllers,
+ * NICs without a MAC, …) are attached to each VM. */
+int ova_open(const char *path, struct ova **ret);
+void ova_close(struct ova *ova);
+
+const struct vm_list *ova_vms(const struct ova *ova);
+const char *ova_path(const struct ova *ova);
+bool ova_has_manifest(const struct ova *ova);
+
+/* Verifies a member's bytes against the manifest digest (SHA-1 or
+ * SHA-256). 0 if it matches or the manifest does not list it (*listed
+ * tells which); a mismatch is an error naming the member. */
+int ova_verify_member(struct ova *ova, const char *member, bool *listed);
+
+/* Opens member `member` as a disk, decoding gzip and the disk format on
+ * the fly. */
+int ova_open_member_disk(struct ova *ova, const char *member,
+                         struct disk **ret);
+
+/* One-shot: opens the disk stored as `member` of the OVA at path. */
 int ova_open_disk(const char *path, const char *member, struct disk **ret);
 
 #endif
