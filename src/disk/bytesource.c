@@ -390,3 +390,40 @@ bytesource_open_slice(struct bytesource *parent, bool owns_parent,
   *ret = &s->bs;
   return 0;
 }
+
+/* ---- memory buffers ---- */
+
+struct memory_source {
+  struct bytesource bs;
+  const unsigned char *data;
+};
+
+static int
+memory_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
+{
+  struct memory_source *m = (struct memory_source *)bs;
+
+  memcpy(buf, m->data + offset, len); /* bounds checked by the caller */
+  return 0;
+}
+
+static const struct bytesource_ops memory_ops = {
+  .kind = "memory",
+  .pread = memory_pread,
+};
+
+int
+bytesource_open_memory(const void *data, size_t len, const char *name,
+                       struct bytesource **ret)
+{
+  struct memory_source *m;
+
+  m = (struct memory_source *)bytesource_new(&memory_ops, sizeof *m, name);
+  if (!m)
+    return error_set(ENOMEM, "%s: out of memory", name);
+  m->data = data;
+  m->bs.size = len;
+  m->bs.thread_safe = true;
+  *ret = &m->bs;
+  return 0;
+}

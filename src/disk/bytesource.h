@@ -56,6 +56,11 @@ struct bytesource {
  * thread-safe byte source. */
 int bytesource_open_file(const char *path, struct bytesource **ret);
 
+/* A caller-owned buffer as a random-access, thread-safe source (no copy:
+ * the buffer must outlive the source). Used by the fuzz targets. */
+int bytesource_open_memory(const void *data, size_t len, const char *name,
+                           struct bytesource **ret);
+
 /* A window [offset, offset+length) of another source, which it takes
  * ownership of when `owns_parent` is set (used for tar members). */
 int bytesource_open_slice(struct bytesource *parent, bool owns_parent,
