@@ -14,18 +14,18 @@
 #define INSPECT_MAX_RUNS 64
 #define INSPECT_STEP (1024ull * 1024 * 1024)
 
-static void
-inspect_usage(FILE *f)
+static void inspect_usage(FILE *f)
 {
-  fprintf(f,
-    "Usage: hoist inspect [OPTIONS] SRC\n"
-    "\n"
-    "Shows a disk's format, virtual size, allocated bytes and a summary of\n"
-    "its data/zero map. SRC is a path or ova:PATH#FILE.\n"
-    "\n"
-    "Options:\n"
-    "      --json     print JSON for scripts\n"
-    "  -h, --help     this help\n");
+  fprintf(
+      f,
+      "Usage: hoist inspect [OPTIONS] SRC\n"
+      "\n"
+      "Shows a disk's format, virtual size, allocated bytes and a summary of\n"
+      "its data/zero map. SRC is a path or ova:PATH#FILE.\n"
+      "\n"
+      "Options:\n"
+      "      --json     print JSON for scripts\n"
+      "  -h, --help     this help\n");
 }
 
 struct map_summary {
@@ -34,8 +34,8 @@ struct map_summary {
   json_t *json_runs;
 };
 
-static int
-add_run(struct map_summary *m, uint64_t offset, uint64_t length, bool zero)
+static int add_run(struct map_summary *m, uint64_t offset, uint64_t length,
+                   bool zero)
 {
   if (zero)
     m->zero_bytes += length;
@@ -43,16 +43,14 @@ add_run(struct map_summary *m, uint64_t offset, uint64_t length, bool zero)
     m->data_bytes += length;
   m->runs++;
   if (json_array_size(m->json_runs) < INSPECT_MAX_RUNS)
-    json_array_append_new(m->json_runs,
-                          json_pack("{s:I,s:I,s:b}", "offset",
-                                    (json_int_t)offset, "length",
-                                    (json_int_t)length, "zero", zero));
+    json_array_append_new(
+        m->json_runs, json_pack("{s:I,s:I,s:b}", "offset", (json_int_t)offset,
+                                "length", (json_int_t)length, "zero", zero));
   return 0;
 }
 
 /* Walks the data/zero map of the whole disk, merging adjacent runs. */
-static int
-map_disk(struct disk *d, struct map_summary *m)
+static int map_disk(struct disk *d, struct map_summary *m)
 {
   struct extent cur = {0, 0, false};
   uint64_t pos = 0;
@@ -101,14 +99,13 @@ map_disk(struct disk *d, struct map_summary *m)
   return 0;
 }
 
-int
-cmd_inspect(int argc, char **argv)
+int cmd_inspect(int argc, char **argv)
 {
   enum { OPT_JSON = 256 };
   static const struct option long_opts[] = {
-    {"json", no_argument, NULL, OPT_JSON},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+      {"json", no_argument, NULL, OPT_JSON},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   struct map_summary map = {0};
   struct disk *d = NULL;
@@ -144,14 +141,14 @@ cmd_inspect(int argc, char **argv)
     return 1;
   }
   if (as_json) {
-    json_t *o = json_pack(
-      "{s:s,s:s,s:s?,s:I,s:I,s:I,s:I,s:O}", "source", argv[optind],
-      "format", d->format, "variant", d->variant, "virtual_size",
-      (json_int_t)d->size, "allocated",
-      (json_int_t)(d->allocated == DISK_UNKNOWN ? map.data_bytes
-                                                : d->allocated),
-      "data_bytes", (json_int_t)map.data_bytes, "zero_bytes",
-      (json_int_t)map.zero_bytes, "map", map.json_runs);
+    json_t *o =
+        json_pack("{s:s,s:s,s:s?,s:I,s:I,s:I,s:I,s:O}", "source", argv[optind],
+                  "format", d->format, "variant", d->variant, "virtual_size",
+                  (json_int_t)d->size, "allocated",
+                  (json_int_t)(d->allocated == DISK_UNKNOWN ? map.data_bytes
+                                                            : d->allocated),
+                  "data_bytes", (json_int_t)map.data_bytes, "zero_bytes",
+                  (json_int_t)map.zero_bytes, "map", map.json_runs);
     json_object_set_new(o, "map_runs", json_integer(map.runs));
     json_dumpf(o, stdout, JSON_INDENT(2));
     putchar('\n');
@@ -163,8 +160,7 @@ cmd_inspect(int argc, char **argv)
     printf("format:        %s%s%s%s\n", d->format, d->variant ? " (" : "",
            d->variant ? d->variant : "", d->variant ? ")" : "");
     printf("virtual size:  %s (%llu bytes)\n",
-           cli_human_size(d->size, a, sizeof a),
-           (unsigned long long)d->size);
+           cli_human_size(d->size, a, sizeof a), (unsigned long long)d->size);
     printf("allocated:     %s\n",
            cli_human_size(d->allocated == DISK_UNKNOWN ? map.data_bytes
                                                        : d->allocated,
@@ -180,8 +176,7 @@ cmd_inspect(int argc, char **argv)
              (long long)json_integer_value(json_object_get(run, "length")));
     }
     if (map.runs > json_array_size(map.json_runs))
-      printf("  … %zu more runs\n",
-             map.runs - json_array_size(map.json_runs));
+      printf("  … %zu more runs\n", map.runs - json_array_size(map.json_runs));
   }
   json_decref(map.json_runs);
   disk_close(d);

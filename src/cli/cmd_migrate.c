@@ -3,8 +3,7 @@
 
 #include "cli/cli.h"
 
-int
-cmd_migrate(int argc, char **argv)
+int cmd_migrate(int argc, char **argv)
 {
   (void)argc;
   (void)argv;

@@ -4,10 +4,9 @@
 
 #include "util/error.h"
 
-int
-ova_open_disk(const char *path, const char *member, struct disk **ret)
+int ova_open_disk(const char *path, const char *member, struct disk **ret)
 {
   (void)ret;
-  return error_set(ENOTSUP, "%s#%s: OVA archives are not supported yet",
-                   path, member);
+  return error_set(ENOTSUP, "%s#%s: OVA archives are not supported yet", path,
+                   member);
 }
