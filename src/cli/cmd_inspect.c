@@ -207,7 +207,10 @@ static void print_vm(const struct vm *vm, size_t index)
   putchar('\n');
   if (vm->description)
     printf("  description:  %s\n", vm->description);
-  if (vm->os_type || vm->os_description)
+  if (vm->os_type && vm->os_description &&
+      strcmp(vm->os_type, vm->os_description) == 0)
+    printf("  os:           %s\n", vm->os_type);
+  else if (vm->os_type || vm->os_description)
     printf("  os:           %s%s%s%s\n", vm->os_type ? vm->os_type : "",
            vm->os_type && vm->os_description ? " (" : "",
            vm->os_description ? vm->os_description : "",

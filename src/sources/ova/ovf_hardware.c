@@ -947,7 +947,10 @@ static int other_devices(struct hw *hw)
     const struct item *it = &hw->items.ptr[i];
     const char *label = item_label(it);
 
-    if (is_passthrough(it)) {
+    /* A CD/DVD or floppy "passthrough" is a host drive backing it: the
+     * drive is not migrated either way. */
+    if (it->type != RT_CDROM && it->type != RT_DVD && it->type != RT_FLOPPY &&
+        is_passthrough(it)) {
       r = vm_add_concern(vm, CONCERN_CRITICAL, "passthrough-device",
                          "\"%s\" (%s) passes a host device through to the "
                          "guest; it cannot be migrated",
