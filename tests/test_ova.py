@@ -704,3 +704,17 @@ def test_inspect_help(hoist):
     assert "ova:PATH" in out and "--verify" in out
     p = hoist("inspect", "--verify", "disk.img", check=False)
     assert p.returncode == 2
+
+
+def test_duplicate_macs_and_size_mismatch(tmp_path, hoist):
+    src = make_disk(tmp_path / "d.img", MiB)
+    a = VM("a", disks=[Disk("d.img", MiB)],
+           nics=[Nic("n", "00:50:56:00:00:09")])
+    b = VM("b", nics=[Nic("n", "00:50:56:00:00:09", "E1000")])
+    ova = tmp_path / "dup.ova"
+    # ovf:size="0" is left as it is: the OVF lies about the file's size.
+    write_ova(ova, make_ovf([a, b]), {"d.img": src}, fix_sizes=False)
+    vms = inspect(hoist, ova)["vms"]
+    for v in vms:
+        assert "duplicate-mac" in concerns(v, "warning")
+    assert "file-size" in concerns(vms[0], "warning")

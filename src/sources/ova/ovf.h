@@ -20,9 +20,10 @@
 
 #define OVF_MAX_SIZE (16 * 1024 * 1024)
 #define OVF_MAX_VMS 256
-#define OVF_MAX_ITEMS 4096 /* hardware items per VirtualSystem */
-#define OVF_MAX_FILES 4096
-#define OVF_MAX_DISKS 4096
+#define OVF_MAX_ITEMS 1024 /* hardware items per VirtualSystem */
+#define OVF_MAX_FILES 1024
+#define OVF_MAX_DISKS 1024
+#define OVF_MAX_VM_DISKS 256 /* attached to one VirtualSystem */
 #define OVF_MAX_DEPTH 8 /* nesting of VirtualSystemCollections */
 #define OVF_MAX_CPUS 4096
 #define OVF_MAX_MEMORY (64ull << 40)  /* 64 TiB */

@@ -608,6 +608,8 @@ static int add_disk(struct hw *hw, const struct item *it, struct boot_key *key)
                      "disk drive %s refers to disk %s, which the "
                      "DiskSection does not list",
                      item_label(it), ref);
+  if (vm->disks.len >= OVF_MAX_VM_DISKS)
+    return ovf_error(ctx, it->node, "more than %d disks", OVF_MAX_VM_DISKS);
   for (i = 0; i < vm->disks.len; i++)
     if (streq(vm->disks.ptr[i].id, def->id))
       return ovf_error(ctx, it->node,
@@ -1066,8 +1068,8 @@ static int firmware_and_config(struct hw *hw)
     char buf[37];
     const char *s = uuid ? uuid : hw->vbox.uuid;
     size_t n = 0;
-    for (; *s && n < 32; s++) {
-      if (isxdigit((unsigned char)*s)) {
+    for (; *s; s++) {
+      if (isxdigit((unsigned char)*s) && n < 32) {
         buf[n + (n >= 8) + (n >= 12) + (n >= 16) + (n >= 20)] =
             tolower((unsigned char)*s);
         n++;

@@ -427,16 +427,28 @@ int tar_index(struct bytesource *bs, struct tar_member_list *out)
                     TAR_MAX_MEMBERS);
       goto out;
     }
-    if (parse_number(blk.h.size, sizeof blk.h.size, &size) < 0) {
+    /* A pax "size" record overrides the header's size field. */
+    if (p.has_size && blk.h.typeflag != 'x' && blk.h.typeflag != 'g' &&
+        blk.h.typeflag != 'L' && blk.h.typeflag != 'K') {
+      size = p.size;
+    } else if (parse_number(blk.h.size, sizeof blk.h.size, &size) < 0) {
       r = error_set(EINVAL,
                     "%s: corrupt tar header at offset %llu (bad size "
                     "field)",
                     bs->name, (unsigned long long)pos);
       goto out;
     }
-    if (p.has_size && blk.h.typeflag != 'x' && blk.h.typeflag != 'g' &&
-        blk.h.typeflag != 'L' && blk.h.typeflag != 'K')
-      size = p.size;
+    /* Old GNU sparse members keep extra map blocks between the header and
+     * the data; hoist does not walk them. */
+    if (blk.h.typeflag == 'S' && blk.b[482] != 0) {
+      _cleanup_free_ char *name = p.name ? strdup(p.name) : header_name(&blk.h);
+      r = error_set(ENOTSUP,
+                    "%s: member \"%s\" is an old-style GNU sparse file, "
+                    "which hoist does not read; repack the archive without "
+                    "--sparse",
+                    bs->name, name ? name : "?");
+      goto out;
+    }
     data_off = pos + TAR_BLOCK;
     if (has_no_data(blk.h.typeflag))
       padded = 0;
