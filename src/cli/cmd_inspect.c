@@ -112,6 +112,7 @@ static int map_disk(struct disk *d, struct map_summary *m)
 struct verify_result {
   json_t *files; /* [{name, listed, verified}] */
   size_t listed, unlisted;
+  bool not_utf8; /* a name jansson refused */
 };
 
 static int verify_ova(struct ova *ova, struct verify_result *v)
@@ -136,9 +137,10 @@ static int verify_ova(struct ova *ova, struct verify_result *v)
       v->listed++;
     else
       v->unlisted++;
-    json_array_append_new(v->files,
-                          json_pack("{s:s,s:b,s:b}", "name", name, "listed",
-                                    listed, "verified", listed));
+    if (json_array_append_new(v->files,
+                              json_pack("{s:s,s:b,s:b}", "name", name, "listed",
+                                        listed, "verified", listed)) < 0)
+      v->not_utf8 = true;
   }
   return 0;
 }
@@ -189,7 +191,10 @@ static json_t *vm_json(const struct vm *vm)
                 "sockets", (json_int_t)vm->sockets, "cores_per_socket",
                 (json_int_t)vm->cores_per_socket, "threads_per_core",
                 (json_int_t)vm->threads_per_core, "memory",
-                (json_int_t)vm->memory, "power", "unknown");
+                (json_int_t)vm->memory, "power",
+                vm->power == POWER_ON    ? "on"
+                : vm->power == POWER_OFF ? "off"
+                                         : "unknown");
   json_object_set_new(o, "disks", disks);
   json_object_set_new(o, "nics", nics);
   json_object_set_new(o, "concerns", concerns);
@@ -280,12 +285,26 @@ static int inspect_ova(const char *spec, bool as_json, bool verify)
         json_pack("{s:s,s:s,s:s,s:s?}", "source", spec, "path", ova_path(ova),
                   "ovf", ova_ovf_name(ova), "manifest", ova_manifest_name(ova));
     json_t *list = json_array();
-    for (i = 0; i < vms->len; i++)
-      json_array_append_new(list, vm_json(vms->ptr[i]));
-    json_object_set_new(o, "vms", list);
-    if (verify) {
-      json_object_set_new(o, "verified", json_true());
-      json_object_set(o, "files", v.files);
+    bool ok = o && list && !v.not_utf8;
+    for (i = 0; ok && i < vms->len; i++)
+      ok = json_array_append_new(list, vm_json(vms->ptr[i])) == 0;
+    if (ok && verify)
+      ok = json_object_set_new(o, "verified", json_true()) == 0 &&
+           json_object_set(o, "files", v.files) == 0;
+    if (ok)
+      ok = json_object_set_new(o, "vms", TAKE_PTR(list)) == 0;
+    if (!ok) {
+      /* jansson takes only UTF-8; names in a tar archive may be anything */
+      error_set(EILSEQ,
+                "%s: cannot print the package as JSON: a name in it is not "
+                "valid UTF-8",
+                ova_path(ova));
+      cli_report_error(NULL);
+      json_decref(list);
+      json_decref(o);
+      json_decref(v.files);
+      ova_close(ova);
+      return 1;
     }
     json_dumpf(o, stdout, JSON_INDENT(2));
     putchar('\n');
@@ -296,8 +315,8 @@ static int inspect_ova(const char *spec, bool as_json, bool verify)
     printf("manifest:      %s\n",
            ova_manifest_name(ova) ? ova_manifest_name(ova) : "none");
     if (verify)
-      printf("verified:      %zu file%s match the manifest%s\n", v.listed,
-             v.listed == 1 ? "" : "s",
+      printf("verified:      %zu %s the manifest%s\n", v.listed,
+             v.listed == 1 ? "file matches" : "files match",
              v.unlisted ? " (some files are not listed)" : "");
     printf("machines:      %zu\n", vms->len);
     for (i = 0; i < vms->len; i++)
