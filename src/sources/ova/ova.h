@@ -38,15 +38,17 @@ bool ova_has_manifest(const struct ova *ova);
 const char *ova_ovf_name(const struct ova *ova);
 const char *ova_manifest_name(const struct ova *ova);
 
-/* The package's files, in archive order: every regular member of an
- * archive; for an unpacked export, the .ovf, the manifest and the files
- * of the References section that exist. */
+/* The package's files, in archive order, named relative to the .ovf's
+ * folder (member names are that relative form everywhere): every regular
+ * member of an archive in that folder; for an unpacked export, the .ovf, the
+ * manifest and the files of the References section that exist. */
 size_t ova_file_count(const struct ova *ova);
 const char *ova_file_name(const struct ova *ova, size_t i);
 
-/* Verifies a member's bytes against the manifest digest (SHA-1 or
- * SHA-256). 0 if it matches or the manifest does not list it (*listed
- * tells which); a mismatch is an error naming the member. */
+/* Verifies a member's bytes (as stored: compressed if gzip) against the
+ * manifest digest (SHA-1, SHA-256 or SHA-512). 0 if it matches or the manifest
+ * does not list it (*listed tells which); a mismatch is an error naming the
+ * member. */
 int ova_verify_member(struct ova *ova, const char *member, bool *listed);
 
 /* Opens member `member` as a disk, decoding gzip and the disk format on
