@@ -509,6 +509,7 @@ int cmd_migrate(int argc, char **argv)
     return 1;
   a.vms = vms;
   optind = 1;
+  opterr = 0;
   while ((c = getopt_long(argc, argv, "s:t:w:h", long_opts, NULL)) != -1) {
     unsigned long long v;
     switch (c) {
@@ -578,8 +579,8 @@ int cmd_migrate(int argc, char **argv)
       migrate_usage(stdout);
       return 0;
     default:
-      fprintf(stderr, "Run 'hoist migrate --help' for the options.\n");
-      return 2;
+      return usage_error("unknown option or missing value: \"%s\"",
+                         P(argv[optind - 1]));
     }
   }
   if (optind < argc)

@@ -146,7 +146,7 @@ int kv_check_vm(struct vm *vm)
     if (controller_matches(d->source_controller, d->bus))
       continue;
     r = vm_add_concern(vm, CONCERN_WARNING, "disk-bus",
-                       "disk %zu is on a \"%s\" controller, which KubeVirt "
+                       "disk-%zu is on controller \"%s\", which KubeVirt "
                        "does not have; it is attached to the %s bus",
                        i, names_printable(d->source_controller, c, sizeof c),
                        vm_disk_bus_name(d->bus));
@@ -157,14 +157,14 @@ int kv_check_vm(struct vm *vm)
 
     if (n->model && !streq(kv_nic_model(n), n->model))
       r = vm_add_concern(vm, CONCERN_WARNING, "nic-model",
-                         "NIC %zu has model \"%s\", which KubeVirt does not "
-                         "have; it gets virtio",
-                         i + 1, names_printable(n->model, a, sizeof a));
+                         "NIC net-%zu has model \"%s\", which KubeVirt does "
+                         "not have; it gets virtio",
+                         i, names_printable(n->model, a, sizeof a));
     if (r == 0 && n->mac && !kv_mac_ok(n->mac))
       r = vm_add_concern(vm, CONCERN_WARNING, "nic-mac",
-                         "NIC %zu has MAC address \"%s\", which is not "
+                         "NIC net-%zu has MAC address \"%s\", which is not "
                          "valid; KubeVirt will assign one",
-                         i + 1, names_printable(n->mac, a, sizeof a));
+                         i, names_printable(n->mac, a, sizeof a));
   }
   return r < 0 ? error_set(ENOMEM, "out of memory") : 0;
 }

@@ -396,11 +396,60 @@ static int parse_yaml_document(struct netmap *map, yaml_document_t *doc)
   return 1;
 }
 
+static int yaml_error(struct netmap *map, const yaml_parser_t *parser)
+{
+  return error_set(EINVAL, "%s:%zu: not valid YAML: %s%s%s", map->file,
+                   parser->problem_mark.line + 1,
+                   parser->problem ? parser->problem : "parse error",
+                   parser->context ? " " : "",
+                   parser->context ? parser->context : "");
+}
+
+/* libyaml has no depth limit and its scanner slows down with the depth
+ * (quadratic for deeply nested flow collections): walk the events first
+ * and refuse documents nested deeper than a NetworkMap ever is. */
+static int check_depth(struct netmap *map, const char *data, size_t len)
+{
+  yaml_parser_t parser;
+  unsigned depth = 0;
+  int r = 0;
+
+  if (!yaml_parser_initialize(&parser))
+    return error_set(ENOMEM, "out of memory");
+  yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
+  for (;;) {
+    yaml_event_t ev;
+    yaml_event_type_t type;
+
+    if (!yaml_parser_parse(&parser, &ev)) {
+      r = yaml_error(map, &parser);
+      break;
+    }
+    type = ev.type;
+    if (type == YAML_SEQUENCE_START_EVENT || type == YAML_MAPPING_START_EVENT) {
+      if (++depth > NETMAP_MAX_DEPTH)
+        r = error_set(EINVAL, "%s:%zu: nested deeper than %d levels", map->file,
+                      ev.start_mark.line + 1, NETMAP_MAX_DEPTH);
+    } else if (type == YAML_SEQUENCE_END_EVENT ||
+               type == YAML_MAPPING_END_EVENT) {
+      depth--;
+    }
+    yaml_event_delete(&ev);
+    if (r < 0 || type == YAML_STREAM_END_EVENT)
+      break;
+  }
+  yaml_parser_delete(&parser);
+  return r;
+}
+
 static int parse_yaml(struct netmap *map, const char *data, size_t len)
 {
   yaml_parser_t parser;
-  int r = 0, found = 0;
+  int r, found = 0;
 
+  r = check_depth(map, data, len);
+  if (r < 0)
+    return r;
   if (!yaml_parser_initialize(&parser))
     return error_set(ENOMEM, "out of memory");
   yaml_parser_set_input_string(&parser, (const unsigned char *)data, len);
@@ -409,11 +458,7 @@ static int parse_yaml(struct netmap *map, const char *data, size_t len)
     yaml_node_t *root;
 
     if (!yaml_parser_load(&parser, &doc)) {
-      r = error_set(EINVAL, "%s:%zu: not valid YAML: %s%s%s", map->file,
-                    parser.problem_mark.line + 1,
-                    parser.problem ? parser.problem : "parse error",
-                    parser.context ? " " : "",
-                    parser.context ? parser.context : "");
+      r = yaml_error(map, &parser);
       break;
     }
     root = yaml_document_get_root_node(&doc);
@@ -548,13 +593,14 @@ const struct netmap_entry *netmap_lookup(const struct netmap *map,
   return NULL;
 }
 
-/* "NIC 2 (\"Ethernet 2\", network \"VM Network\")" */
+/* "NIC net-1 (\"Ethernet 2\" on network \"VM Network\")": net-N is the
+ * interface's name in the VirtualMachine. */
 static const char *nic_label(const struct vm_nic *nic, size_t i, char *buf,
                              size_t len)
 {
   char a[96], b[96];
 
-  snprintf(buf, len, "NIC %zu (\"%s\" on network \"%s\")", i + 1,
+  snprintf(buf, len, "NIC net-%zu (\"%s\" on network \"%s\")", i,
            names_printable(nic->name ? nic->name : "", a, sizeof a),
            names_printable(nic->network ? nic->network : "", b, sizeof b));
   return buf;

@@ -16,9 +16,9 @@
  * around it are dropped. A file whose first line that is not blank or a
  * comment starts with "apiVersion:", "kind:", "---" or "%" is YAML.
  *
- * Map files are untrusted: at most NETMAP_MAX_FILE bytes and
- * NETMAP_MAX_ENTRIES entries; every error is one line naming the file and
- * line.
+ * Map files are untrusted: at most NETMAP_MAX_FILE bytes,
+ * NETMAP_MAX_ENTRIES entries and (YAML) NETMAP_MAX_DEPTH levels of nesting;
+ * every error is one line naming the file and line.
  *
  * Assignment rules (mapping_assign_networks), in order:
  *  1. a NIC whose network is in the map goes where the map says;
@@ -40,6 +40,7 @@
 #define NETMAP_MAX_FILE (1024 * 1024)
 #define NETMAP_MAX_ENTRIES 4096
 #define NETMAP_MAX_LINE 4096
+#define NETMAP_MAX_DEPTH 32
 
 enum netmap_type { NETMAP_POD, NETMAP_MULTUS, NETMAP_IGNORED };
 

@@ -223,21 +223,24 @@ int names_assign_vm(struct name_set *set, struct vm *vm, char **ret)
 {
   const char *orig = vm->name && *vm->name ? vm->name : vm->id;
   _cleanup_free_ char *name = NULL;
+  char buf[256];
   int r;
 
   r = name_set_unique(set, orig, NAMES_LABEL_MAX, "vm", &name);
   if (r < 0)
     return r;
-  if (!orig || !streq(orig, name)) {
+  if (!vm->name || !*vm->name)
+    r = vm_add_concern(vm, CONCERN_WARNING, "name-changed",
+                       "the VM has no name; it is named \"%s\"", name);
+  else if (!streq(vm->name, name))
     r = vm_add_concern(vm, CONCERN_WARNING, "name-changed",
                        "name changed from \"%s\" to \"%s\" (a Kubernetes "
                        "name must be at most 63 characters of [a-z0-9-] and "
                        "unique); the original is kept in the annotation "
                        "hoist.io/original-name",
-                       orig ? orig : "", name);
-    if (r < 0)
-      return r;
-  }
+                       names_printable(vm->name, buf, sizeof buf), name);
+  if (r < 0)
+    return r;
   *ret = TAKE_PTR(name);
   return 0;
 }
