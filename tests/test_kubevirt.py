@@ -400,7 +400,9 @@ BAD_MAPS = [
 ]
 
 
-@pytest.mark.parametrize("text,line,message", BAD_MAPS)
+@pytest.mark.parametrize("text,line,message", BAD_MAPS,
+                         ids=[m[2].split()[0] + str(i)
+                              for i, m in enumerate(BAD_MAPS)])
 def test_malformed_network_map_is_one_line_error(hoist, tmp_path, text, line,
                                                  message):
     f = tmp_path / "netmap.txt"
