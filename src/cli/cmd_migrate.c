@@ -342,15 +342,31 @@ static int plan_vm(struct plan *p, struct name_set *names,
   return kv_check_vm(p->vm);
 }
 
+/* Writes s with control characters escaped, so a message stays on one
+ * line whatever the source put in it. */
+static void fputs_oneline(const char *s, FILE *f)
+{
+  for (; s && *s; s++) {
+    unsigned char c = *s;
+    if (c < 0x20 || c == 0x7f)
+      fprintf(f, "\\x%02x", c);
+    else
+      fputc(c, f);
+  }
+}
+
 static void print_concerns(const struct plan *p)
 {
   size_t i;
 
   for (i = 0; i < p->vm->concerns.len; i++) {
     const struct vm_concern *c = &p->vm->concerns.ptr[i];
-    fprintf(stderr, "%s migrate: VM \"%s\": %s: %s [%s]\n", cli_program,
-            P(vm_label(p->vm)), vm_concern_level_name(c->level), P(c->message),
-            P(c->category));
+    fprintf(stderr, "%s migrate: VM \"%s\": %s: ", cli_program,
+            P(vm_label(p->vm)), vm_concern_level_name(c->level));
+    fputs_oneline(c->message, stderr);
+    fputs(" [", stderr);
+    fputs_oneline(c->category, stderr);
+    fputs("]\n", stderr);
   }
 }
 
