@@ -10,8 +10,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int
-replay_file(const char *path)
+static int replay_file(const char *path)
 {
   FILE *f = fopen(path, "rb");
   uint8_t *buf = NULL;
@@ -40,8 +39,7 @@ replay_file(const char *path)
   return 0;
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   int i, count = 0;
 

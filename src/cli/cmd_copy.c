@@ -15,45 +15,44 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-static void
-copy_usage(FILE *f)
+static void copy_usage(FILE *f)
 {
-  fprintf(f,
-    "Usage: hoist copy [OPTIONS] SRC DST\n"
-    "\n"
-    "Copies a virtual disk into a raw file or block device, decoding its\n"
-    "format on the fly. The format is detected from the content.\n"
-    "\n"
-    "SRC   a local file: raw, qcow2 (v2/v3), VMDK (monolithicSparse,\n"
-    "      streamOptimized, monolithicFlat, twoGbMaxExtentSparse/Flat:\n"
-    "      give the descriptor); or ova:PATH#FILE, a disk inside an OVA\n"
-    "DST   a path: a new regular file is created sparse; an existing\n"
-    "      block device is written in place\n"
-    "\n"
-    "Options:\n"
-    "  -w, --workers N       parallel workers (default %d)\n"
-    "      --progress        show progress (a bar on a terminal, lines\n"
-    "                        otherwise)\n"
-    "      --no-progress     show no progress\n"
-    "      --checksum ALGO   print the digest of the whole virtual disk\n"
-    "                        as written (sha256, sha1, sha512)\n"
-    "      --preallocate     allocate every block of DST (no holes)\n"
-    "  -h, --help            this help\n",
-    COPY_DEFAULT_WORKERS);
+  fprintf(
+      f,
+      "Usage: hoist copy [OPTIONS] SRC DST\n"
+      "\n"
+      "Copies a virtual disk into a raw file or block device, decoding its\n"
+      "format on the fly. The format is detected from the content.\n"
+      "\n"
+      "SRC   a local file: raw, qcow2 (v2/v3), VMDK (monolithicSparse,\n"
+      "      streamOptimized, monolithicFlat, twoGbMaxExtentSparse/Flat:\n"
+      "      give the descriptor); or ova:PATH#FILE, a disk inside an OVA\n"
+      "DST   a path: a new regular file is created sparse; an existing\n"
+      "      block device is written in place\n"
+      "\n"
+      "Options:\n"
+      "  -w, --workers N       parallel workers (default %d)\n"
+      "      --progress        show progress (a bar on a terminal, lines\n"
+      "                        otherwise)\n"
+      "      --no-progress     show no progress\n"
+      "      --checksum ALGO   print the digest of the whole virtual disk\n"
+      "                        as written (sha256, sha1, sha512)\n"
+      "      --preallocate     allocate every block of DST (no holes)\n"
+      "  -h, --help            this help\n",
+      COPY_DEFAULT_WORKERS);
 }
 
-int
-cmd_copy(int argc, char **argv)
+int cmd_copy(int argc, char **argv)
 {
   enum { OPT_PROGRESS = 256, OPT_NO_PROGRESS, OPT_CHECKSUM, OPT_PREALLOC };
   static const struct option long_opts[] = {
-    {"workers", required_argument, NULL, 'w'},
-    {"progress", no_argument, NULL, OPT_PROGRESS},
-    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-    {"checksum", required_argument, NULL, OPT_CHECKSUM},
-    {"preallocate", no_argument, NULL, OPT_PREALLOC},
-    {"help", no_argument, NULL, 'h'},
-    {NULL, 0, NULL, 0},
+      {"workers", required_argument, NULL, 'w'},
+      {"progress", no_argument, NULL, OPT_PROGRESS},
+      {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+      {"checksum", required_argument, NULL, OPT_CHECKSUM},
+      {"preallocate", no_argument, NULL, OPT_PREALLOC},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
   };
   struct copy_options copts = {0};
   struct dest_file_options dopts = {0};
@@ -71,8 +70,9 @@ cmd_copy(int argc, char **argv)
     switch (c) {
     case 'w':
       if (cli_parse_uint(optarg, COPY_MAX_WORKERS, &v) < 0 || v == 0) {
-        fprintf(stderr, "hoist copy: --workers takes a number from 1 to "
-                        "%d\n",
+        fprintf(stderr,
+                "hoist copy: --workers takes a number from 1 to "
+                "%d\n",
                 COPY_MAX_WORKERS);
         return 2;
       }
@@ -86,8 +86,9 @@ cmd_copy(int argc, char **argv)
       break;
     case OPT_CHECKSUM:
       if (!checksum_known(optarg)) {
-        fprintf(stderr, "hoist copy: unknown checksum \"%s\"; use sha256, "
-                        "sha1 or sha512\n",
+        fprintf(stderr,
+                "hoist copy: unknown checksum \"%s\"; use sha256, "
+                "sha1 or sha512\n",
                 optarg);
         return 2;
       }

@@ -18,14 +18,14 @@ static const struct {
   int (*run)(int argc, char **argv);
   const char *summary;
 } commands[] = {
-  {"copy", cmd_copy, "copy a virtual disk into a raw file or block device"},
-  {"inspect", cmd_inspect, "show a disk's format, size and data map, or an "
-                           "OVA's VMs"},
-  {"migrate", cmd_migrate, "migrate VMs into KubeVirt"},
+    {"copy", cmd_copy, "copy a virtual disk into a raw file or block device"},
+    {"inspect", cmd_inspect,
+     "show a disk's format, size and data map, or an "
+     "OVA's VMs"},
+    {"migrate", cmd_migrate, "migrate VMs into KubeVirt"},
 };
 
-static void
-usage(FILE *f)
+static void usage(FILE *f)
 {
   size_t i;
 
@@ -36,8 +36,7 @@ usage(FILE *f)
   fprintf(f, "\nRun 'hoist COMMAND --help' for the options of a command.\n");
 }
 
-int
-main(int argc, char **argv)
+int main(int argc, char **argv)
 {
   size_t i;
 
@@ -57,8 +56,9 @@ main(int argc, char **argv)
   for (i = 0; i < ARRAY_SIZE(commands); i++)
     if (streq(argv[1], commands[i].name))
       return commands[i].run(argc - 1, argv + 1);
-  fprintf(stderr, "hoist: unknown command \"%s\"; run 'hoist --help' for "
-                  "the list\n",
+  fprintf(stderr,
+          "hoist: unknown command \"%s\"; run 'hoist --help' for "
+          "the list\n",
           argv[1]);
   return 2;
 }

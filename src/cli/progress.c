@@ -12,8 +12,7 @@
 #define LINE_INTERVAL 5.0
 #define BAR_WIDTH 30
 
-double
-progress_now(void)
+double progress_now(void)
 {
   struct timespec ts;
 
@@ -21,8 +20,7 @@ progress_now(void)
   return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static void
-render(struct progress_display *pd, bool final)
+static void render(struct progress_display *pd, bool final)
 {
   struct copy_progress *p = pd->progress;
   uint64_t done = atomic_load(&p->done);
@@ -41,8 +39,8 @@ render(struct progress_display *pd, bool final)
     memset(bar, '#', filled);
     memset(bar + filled, '.', BAR_WIDTH - filled);
     bar[BAR_WIDTH] = 0;
-    fprintf(stderr, "\r%s [%s] %5.1f%% %s / %s, data %s/s  ", pd->label,
-            bar, pct, a, b, c);
+    fprintf(stderr, "\r%s [%s] %5.1f%% %s / %s, data %s/s  ", pd->label, bar,
+            pct, a, b, c);
     if (final)
       fputc('\n', stderr);
   } else {
@@ -54,8 +52,7 @@ render(struct progress_display *pd, bool final)
   fflush(stderr);
 }
 
-static void *
-progress_thread(void *arg)
+static void *progress_thread(void *arg)
 {
   struct progress_display *pd = arg;
   double interval = pd->bar ? BAR_INTERVAL : LINE_INTERVAL;
@@ -76,9 +73,8 @@ progress_thread(void *arg)
   return NULL;
 }
 
-int
-progress_start(struct progress_display *pd, struct copy_progress *p,
-               const char *label, int mode)
+int progress_start(struct progress_display *pd, struct copy_progress *p,
+                   const char *label, int mode)
 {
   memset(pd, 0, sizeof *pd);
   pd->progress = p;
@@ -96,8 +92,7 @@ progress_start(struct progress_display *pd, struct copy_progress *p,
   return 1;
 }
 
-void
-progress_stop(struct progress_display *pd, bool ok)
+void progress_stop(struct progress_display *pd, bool ok)
 {
   if (!pd->progress || !pd->thread)
     return;

@@ -9,21 +9,18 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-void
-cli_report_error(const char *context)
+void cli_report_error(const char *context)
 {
   const char *msg = error_message();
 
   if (context)
-    fprintf(stderr, "%s: %s: %s\n", cli_program, context,
-            msg ? msg : "failed");
+    fprintf(stderr, "%s: %s: %s\n", cli_program, context, msg ? msg : "failed");
   else
     fprintf(stderr, "%s: %s\n", cli_program, msg ? msg : "failed");
   error_clear();
 }
 
-int
-cli_open_disk(const char *spec, struct disk **ret)
+int cli_open_disk(const char *spec, struct disk **ret)
 {
   if (strncmp(spec, "ova:", 4) == 0) {
     _cleanup_free_ char *path = strdup(spec + 4);
@@ -33,8 +30,9 @@ cli_open_disk(const char *spec, struct disk **ret)
       return error_set(ENOMEM, "out of memory");
     member = strrchr(path, '#');
     if (!member || !member[1])
-      return error_set(EINVAL, "%s: name the disk inside the OVA as "
-                               "ova:PATH#FILE",
+      return error_set(EINVAL,
+                       "%s: name the disk inside the OVA as "
+                       "ova:PATH#FILE",
                        spec);
     *member++ = 0;
     return ova_open_disk(path, member, ret);
@@ -44,8 +42,7 @@ cli_open_disk(const char *spec, struct disk **ret)
   return disk_open_path(spec, ret);
 }
 
-const char *
-cli_human_size(uint64_t bytes, char *buf, size_t len)
+const char *cli_human_size(uint64_t bytes, char *buf, size_t len)
 {
   static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
   double v = bytes;
@@ -62,8 +59,8 @@ cli_human_size(uint64_t bytes, char *buf, size_t len)
   return buf;
 }
 
-int
-cli_parse_uint(const char *s, unsigned long long max, unsigned long long *ret)
+int cli_parse_uint(const char *s, unsigned long long max,
+                   unsigned long long *ret)
 {
   char *end;
   unsigned long long v;

@@ -13,15 +13,12 @@
 
 #define CHECKSUM_BUF (1024 * 1024)
 
-int
-checksum_known(const char *algo)
+int checksum_known(const char *algo)
 {
-  return streq(algo, "sha256") || streq(algo, "sha1") ||
-         streq(algo, "sha512");
+  return streq(algo, "sha256") || streq(algo, "sha1") || streq(algo, "sha512");
 }
 
-static int
-hash_zeros(EVP_MD_CTX *ctx, const char *zeros, uint64_t len)
+static int hash_zeros(EVP_MD_CTX *ctx, const char *zeros, uint64_t len)
 {
   while (len > 0) {
     size_t n = MIN(len, CHECKSUM_BUF);
@@ -32,9 +29,8 @@ hash_zeros(EVP_MD_CTX *ctx, const char *zeros, uint64_t len)
   return 0;
 }
 
-int
-checksum_fd(int fd, const char *name, uint64_t size, const char *algo,
-            char hex[CHECKSUM_HEX_MAX])
+int checksum_fd(int fd, const char *name, uint64_t size, const char *algo,
+                char hex[CHECKSUM_HEX_MAX])
 {
   _cleanup_free_ char *buf = NULL, *zeros = NULL;
   const EVP_MD *md = EVP_get_digestbyname(algo);
@@ -45,8 +41,9 @@ checksum_fd(int fd, const char *name, uint64_t size, const char *algo,
   int r = 0;
 
   if (!md || !checksum_known(algo))
-    return error_set(EINVAL, "unknown checksum \"%s\" (use sha256, sha1 or "
-                             "sha512)",
+    return error_set(EINVAL,
+                     "unknown checksum \"%s\" (use sha256, sha1 or "
+                     "sha512)",
                      algo);
   buf = malloc(CHECKSUM_BUF);
   zeros = calloc(1, CHECKSUM_BUF);
@@ -81,8 +78,7 @@ checksum_fd(int fd, const char *name, uint64_t size, const char *algo,
         continue;
       if (got <= 0) {
         r = got < 0 ? error_errno("%s: reading back for the checksum", name)
-                    : error_set(EIO, "%s: short read for the checksum",
-                                name);
+                    : error_set(EIO, "%s: short read for the checksum", name);
         break;
       }
       if (!EVP_DigestUpdate(ctx, buf, got))

@@ -21,28 +21,27 @@
 struct file_dest {
   struct dest d;
   int fd;
-  char *tmp_path;   /* set while the result is not yet in place */
+  char *tmp_path; /* set while the result is not yet in place */
   char *final_path;
   /* Rungs of the zeroing ladder still worth trying. */
   bool can_punch_hole, can_zero_range, can_blkzeroout;
 };
 
-static bool
-is_enotsup(int e)
+static bool is_enotsup(int e)
 {
   return e == EOPNOTSUPP || e == ENOTSUP || e == ENOSYS || e == EINVAL ||
          e == ENOTTY;
 }
 
-static int
-file_pwrite(struct dest *dst, const void *buf, size_t len, uint64_t offset)
+static int file_pwrite(struct dest *dst, const void *buf, size_t len,
+                       uint64_t offset)
 {
   struct file_dest *f = (struct file_dest *)dst;
   size_t done = 0;
 
   while (done < len) {
-    ssize_t r = pwrite(f->fd, (const char *)buf + done, len - done,
-                       offset + done);
+    ssize_t r =
+        pwrite(f->fd, (const char *)buf + done, len - done, offset + done);
     if (r < 0) {
       if (errno == EINTR)
         continue;
@@ -54,8 +53,7 @@ file_pwrite(struct dest *dst, const void *buf, size_t len, uint64_t offset)
   return 0;
 }
 
-static int
-write_zeros(struct file_dest *f, uint64_t offset, uint64_t len)
+static int write_zeros(struct file_dest *f, uint64_t offset, uint64_t len)
 {
   static const char zeros[ZERO_BUF_SIZE];
 
@@ -70,8 +68,7 @@ write_zeros(struct file_dest *f, uint64_t offset, uint64_t len)
   return 0;
 }
 
-static int
-file_zero(struct dest *dst, uint64_t offset, uint64_t len)
+static int file_zero(struct dest *dst, uint64_t offset, uint64_t len)
 {
   struct file_dest *f = (struct file_dest *)dst;
 
@@ -107,8 +104,7 @@ file_zero(struct dest *dst, uint64_t offset, uint64_t len)
   return write_zeros(f, offset, len);
 }
 
-static int
-file_flush(struct dest *dst)
+static int file_flush(struct dest *dst)
 {
   struct file_dest *f = (struct file_dest *)dst;
 
@@ -117,8 +113,7 @@ file_flush(struct dest *dst)
   return 0;
 }
 
-static int
-file_commit(struct dest *dst)
+static int file_commit(struct dest *dst)
 {
   struct file_dest *f = (struct file_dest *)dst;
 
@@ -132,8 +127,8 @@ file_commit(struct dest *dst)
   return 0;
 }
 
-static void
-file_evict(struct dest *dst, uint64_t offset, uint64_t len, bool wait)
+static void file_evict(struct dest *dst, uint64_t offset, uint64_t len,
+                       bool wait)
 {
   struct file_dest *f = (struct file_dest *)dst;
 
@@ -143,18 +138,16 @@ file_evict(struct dest *dst, uint64_t offset, uint64_t len, bool wait)
   }
   sync_file_range(f->fd, offset, len,
                   SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
-                    SYNC_FILE_RANGE_WAIT_AFTER);
+                      SYNC_FILE_RANGE_WAIT_AFTER);
   posix_fadvise(f->fd, offset, len, POSIX_FADV_DONTNEED);
 }
 
-static int
-file_fd(struct dest *dst)
+static int file_fd(struct dest *dst)
 {
   return ((struct file_dest *)dst)->fd;
 }
 
-static void
-file_close(struct dest *dst)
+static void file_close(struct dest *dst)
 {
   struct file_dest *f = (struct file_dest *)dst;
 
@@ -167,17 +160,16 @@ file_close(struct dest *dst)
 }
 
 static const struct dest_ops file_dest_ops = {
-  .pwrite = file_pwrite,
-  .zero = file_zero,
-  .flush = file_flush,
-  .commit = file_commit,
-  .evict = file_evict,
-  .fd = file_fd,
-  .close = file_close,
+    .pwrite = file_pwrite,
+    .zero = file_zero,
+    .flush = file_flush,
+    .commit = file_commit,
+    .evict = file_evict,
+    .fd = file_fd,
+    .close = file_close,
 };
 
-static struct file_dest *
-file_dest_new(const char *path)
+static struct file_dest *file_dest_new(const char *path)
 {
   struct file_dest *f = calloc(1, sizeof *f);
 
@@ -197,8 +189,8 @@ file_dest_new(const char *path)
   return f;
 }
 
-static int
-open_block_device(struct file_dest *f, const char *path, uint64_t size)
+static int open_block_device(struct file_dest *f, const char *path,
+                             uint64_t size)
 {
   uint64_t dev_size;
 
@@ -218,9 +210,8 @@ open_block_device(struct file_dest *f, const char *path, uint64_t size)
   return 0;
 }
 
-static int
-open_new_file(struct file_dest *f, const char *path, uint64_t size,
-              const struct dest_file_options *opts)
+static int open_new_file(struct file_dest *f, const char *path, uint64_t size,
+                         const struct dest_file_options *opts)
 {
   _cleanup_free_ char *copy1 = strdup(path), *copy2 = strdup(path);
 
@@ -258,9 +249,8 @@ open_new_file(struct file_dest *f, const char *path, uint64_t size,
   return 0;
 }
 
-int
-dest_open_file(const char *path, uint64_t size,
-               const struct dest_file_options *opts, struct dest **ret)
+int dest_open_file(const char *path, uint64_t size,
+                   const struct dest_file_options *opts, struct dest **ret)
 {
   struct file_dest *f;
   struct stat st;
@@ -273,8 +263,9 @@ dest_open_file(const char *path, uint64_t size,
   if (stat(path, &st) == 0 && S_ISBLK(st.st_mode))
     r = open_block_device(f, path, size);
   else if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-    r = error_set(EISDIR, "%s: is a directory; give the path of the disk "
-                          "file to write",
+    r = error_set(EISDIR,
+                  "%s: is a directory; give the path of the disk "
+                  "file to write",
                   path);
   else
     r = open_new_file(f, path, size, opts);
@@ -286,32 +277,27 @@ dest_open_file(const char *path, uint64_t size,
   return 0;
 }
 
-int
-dest_pwrite(struct dest *d, const void *buf, size_t len, uint64_t offset)
+int dest_pwrite(struct dest *d, const void *buf, size_t len, uint64_t offset)
 {
   return d->ops->pwrite(d, buf, len, offset);
 }
 
-int
-dest_zero(struct dest *d, uint64_t offset, uint64_t len)
+int dest_zero(struct dest *d, uint64_t offset, uint64_t len)
 {
   return d->ops->zero(d, offset, len);
 }
 
-int
-dest_flush(struct dest *d)
+int dest_flush(struct dest *d)
 {
   return d->ops->flush(d);
 }
 
-int
-dest_commit(struct dest *d)
+int dest_commit(struct dest *d)
 {
   return d->ops->commit ? d->ops->commit(d) : 0;
 }
 
-void
-dest_close(struct dest *d)
+void dest_close(struct dest *d)
 {
   if (!d)
     return;

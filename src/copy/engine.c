@@ -55,8 +55,7 @@ struct worker {
   uint64_t pending_off, pending_len;
 };
 
-void
-copy_progress_init(struct copy_progress *p, const struct disk *src)
+void copy_progress_init(struct copy_progress *p, const struct disk *src)
 {
   p->total = src->size;
   p->data_total = src->allocated;
@@ -65,8 +64,7 @@ copy_progress_init(struct copy_progress *p, const struct disk *src)
   atomic_store(&p->written, 0);
 }
 
-static int
-zero_range(struct job *job, uint64_t offset, uint64_t len)
+static int zero_range(struct job *job, uint64_t offset, uint64_t len)
 {
   if (len == 0 || job->dst->is_zero)
     return 0;
@@ -75,9 +73,8 @@ zero_range(struct job *job, uint64_t offset, uint64_t len)
 
 /* Writes buf (the bytes of [offset, offset+len)), turning 4 KiB blocks of
  * zeros, aligned on the virtual disk, into zero runs. */
-static int
-write_detecting_zeros(struct job *job, const char *buf, uint64_t offset,
-                      size_t len)
+static int write_detecting_zeros(struct job *job, const char *buf,
+                                 uint64_t offset, size_t len)
 {
   size_t pos = 0, run_start = 0;
   bool run_zero = false;
@@ -125,8 +122,7 @@ write_detecting_zeros(struct job *job, const char *buf, uint64_t offset,
 
 /* Drops the worker's previous unit from the page cache (waiting for its
  * writeback), and starts writeback of the one just finished. */
-static void
-evict_behind(struct worker *w, uint64_t offset, uint64_t len)
+static void evict_behind(struct worker *w, uint64_t offset, uint64_t len)
 {
   struct dest *dst = w->job->dst;
 
@@ -140,8 +136,7 @@ evict_behind(struct worker *w, uint64_t offset, uint64_t len)
     dst->ops->evict(dst, offset, len, false);
 }
 
-static int
-copy_unit(struct worker *w, uint64_t start, uint64_t len)
+static int copy_unit(struct worker *w, uint64_t start, uint64_t len)
 {
   struct job *job = w->job;
   struct extent_list extents = {0};
@@ -178,8 +173,7 @@ copy_unit(struct worker *w, uint64_t start, uint64_t len)
   return r;
 }
 
-static void
-worker_fail(struct worker *w, int r)
+static void worker_fail(struct worker *w, int r)
 {
   if (!error_is_set())
     error_set(-r, "copy failed: %s", strerror(-r));
@@ -187,8 +181,7 @@ worker_fail(struct worker *w, int r)
   atomic_store(&w->job->failed, true);
 }
 
-static void *
-random_worker(void *arg)
+static void *random_worker(void *arg)
 {
   struct worker *w = arg;
   struct job *job = w->job;
@@ -212,8 +205,7 @@ random_worker(void *arg)
 
 /* ---- stream mode ---- */
 
-static void *
-stream_worker(void *arg)
+static void *stream_worker(void *arg)
 {
   struct worker *w = arg;
   struct job *job = w->job;
@@ -238,8 +230,7 @@ stream_worker(void *arg)
     s = &job->slots[idx];
     r = job->src->ops->decode_chunk(job->src, &s->chunk, w->buf);
     if (r == 0)
-      r = write_detecting_zeros(job, w->buf, s->chunk.offset,
-                                s->chunk.length);
+      r = write_detecting_zeros(job, w->buf, s->chunk.offset, s->chunk.length);
     if (r == 0) {
       atomic_fetch_add(&job->progress->read, s->chunk.payload_len);
       atomic_fetch_add(&job->progress->done, s->chunk.length);
@@ -261,8 +252,7 @@ stream_worker(void *arg)
   return NULL;
 }
 
-static int
-stream_setup(struct job *job)
+static int stream_setup(struct job *job)
 {
   unsigned i;
 
@@ -281,8 +271,7 @@ stream_setup(struct job *job)
   return 0;
 }
 
-static void
-stream_teardown(struct job *job)
+static void stream_teardown(struct job *job)
 {
   unsigned i;
 
@@ -294,8 +283,7 @@ stream_teardown(struct job *job)
 }
 
 /* The reader: runs on the calling thread while the workers decode. */
-static int
-stream_read(struct job *job)
+static int stream_read(struct job *job)
 {
   struct disk *src = job->src;
   struct dest *dst = job->dst;
@@ -320,10 +308,10 @@ stream_read(struct job *job)
     s = &job->slots[idx];
     memset(&s->chunk, 0, sizeof s->chunk);
     r = src->ops->next_chunk(src, &s->chunk, s->payload);
-    if (r == 1 && (s->chunk.offset < covered ||
-                   s->chunk.length > src->chunk_size ||
-                   s->chunk.offset > src->size ||
-                   s->chunk.length > src->size - s->chunk.offset))
+    if (r == 1 &&
+        (s->chunk.offset < covered || s->chunk.length > src->chunk_size ||
+         s->chunk.offset > src->size ||
+         s->chunk.length > src->size - s->chunk.offset))
       r = error_set(EIO,
                     "%s: corrupt stream: a block at offset %llu overlaps "
                     "data already read or lies outside the disk",
@@ -367,15 +355,14 @@ stream_read(struct job *job)
   return r;
 }
 
-int
-copy_disk(struct disk *src, struct dest *dst, const struct copy_options *opts,
-          struct copy_progress *progress)
+int copy_disk(struct disk *src, struct dest *dst,
+              const struct copy_options *opts, struct copy_progress *progress)
 {
   struct job job = {
-    .src = src,
-    .dst = dst,
-    .opts = opts,
-    .progress = progress,
+      .src = src,
+      .dst = dst,
+      .opts = opts,
+      .progress = progress,
   };
   struct worker *workers = NULL;
   size_t bufsize;
@@ -390,8 +377,8 @@ copy_disk(struct disk *src, struct dest *dst, const struct copy_options *opts,
   job.workers = MIN(job.workers, COPY_MAX_WORKERS);
   if (!src->stream && !src->thread_safe)
     job.workers = 1;
-  job.request_size = opts->request_size ? opts->request_size
-                                        : src->request_size;
+  job.request_size =
+      opts->request_size ? opts->request_size : src->request_size;
   if (job.request_size < COPY_ZERO_GRANULE)
     job.request_size = COPY_ZERO_GRANULE;
   /* Enough units that every worker stays busy on a small disk. */

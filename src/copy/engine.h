@@ -31,11 +31,11 @@ struct copy_options {
 
 /* Progress, in bytes; updated by the workers, read by anyone. */
 struct copy_progress {
-  uint64_t total;          /* virtual size */
-  uint64_t data_total;     /* data the source holds, or DISK_UNKNOWN */
-  _Atomic uint64_t done;   /* virtual bytes finished (data and zeros) */
-  _Atomic uint64_t read;   /* bytes read and decoded from the source */
-  _Atomic uint64_t written;/* bytes written as data */
+  uint64_t total;           /* virtual size */
+  uint64_t data_total;      /* data the source holds, or DISK_UNKNOWN */
+  _Atomic uint64_t done;    /* virtual bytes finished (data and zeros) */
+  _Atomic uint64_t read;    /* bytes read and decoded from the source */
+  _Atomic uint64_t written; /* bytes written as data */
 };
 
 void copy_progress_init(struct copy_progress *p, const struct disk *src);

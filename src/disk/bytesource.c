@@ -14,9 +14,8 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-struct bytesource *
-bytesource_new(const struct bytesource_ops *ops, size_t size_of_impl,
-               const char *name)
+struct bytesource *bytesource_new(const struct bytesource_ops *ops,
+                                  size_t size_of_impl, const char *name)
 {
   struct bytesource *bs = calloc(1, size_of_impl);
 
@@ -32,8 +31,7 @@ bytesource_new(const struct bytesource_ops *ops, size_t size_of_impl,
   return bs;
 }
 
-void
-bytesource_close(struct bytesource *bs)
+void bytesource_close(struct bytesource *bs)
 {
   if (!bs)
     return;
@@ -44,13 +42,13 @@ bytesource_close(struct bytesource *bs)
   free(bs);
 }
 
-int
-bytesource_pread(struct bytesource *bs, void *buf, size_t len,
-                 uint64_t offset)
+int bytesource_pread(struct bytesource *bs, void *buf, size_t len,
+                     uint64_t offset)
 {
   if (!bs->ops->pread)
-    return error_set(ESPIPE, "%s: cannot read at an offset: the %s source "
-                             "is a stream",
+    return error_set(ESPIPE,
+                     "%s: cannot read at an offset: the %s source "
+                     "is a stream",
                      bs->name, bs->ops->kind);
   if (len == 0)
     return 0;
@@ -65,8 +63,7 @@ bytesource_pread(struct bytesource *bs, void *buf, size_t len,
 }
 
 /* One read from the stream, serving peeked bytes first. */
-static ssize_t
-stream_read_some(struct bytesource *bs, void *buf, size_t len)
+static ssize_t stream_read_some(struct bytesource *bs, void *buf, size_t len)
 {
   if (bs->peeked_pos < bs->peeked_len) {
     size_t n = MIN(len, bs->peeked_len - bs->peeked_pos);
@@ -86,9 +83,8 @@ stream_read_some(struct bytesource *bs, void *buf, size_t len)
   return len;
 }
 
-int
-bytesource_read_full(struct bytesource *bs, void *buf, size_t len,
-                     bool allow_eof)
+int bytesource_read_full(struct bytesource *bs, void *buf, size_t len,
+                         bool allow_eof)
 {
   size_t got = 0;
 
@@ -111,8 +107,7 @@ bytesource_read_full(struct bytesource *bs, void *buf, size_t len,
   return 1;
 }
 
-int
-bytesource_skip(struct bytesource *bs, uint64_t n)
+int bytesource_skip(struct bytesource *bs, uint64_t n)
 {
   char buf[65536];
 
@@ -133,8 +128,7 @@ bytesource_skip(struct bytesource *bs, uint64_t n)
   return 0;
 }
 
-ssize_t
-bytesource_peek(struct bytesource *bs, void *buf, size_t len)
+ssize_t bytesource_peek(struct bytesource *bs, void *buf, size_t len)
 {
   size_t got = 0;
 
@@ -147,8 +141,7 @@ bytesource_peek(struct bytesource *bs, void *buf, size_t len)
     return n;
   }
   if (bs->peeked || bs->stream_pos)
-    return error_set(EINVAL, "%s: internal error: peek after read",
-                     bs->name);
+    return error_set(EINVAL, "%s: internal error: peek after read", bs->name);
   bs->peeked = malloc(len);
   if (!bs->peeked)
     return error_set(ENOMEM, "%s: out of memory", bs->name);
@@ -165,8 +158,7 @@ bytesource_peek(struct bytesource *bs, void *buf, size_t len)
   return got;
 }
 
-void
-bytesource_done_with(struct bytesource *bs, uint64_t offset, uint64_t len)
+void bytesource_done_with(struct bytesource *bs, uint64_t offset, uint64_t len)
 {
   if (bs->ops->done_with)
     bs->ops->done_with(bs, offset, len);
@@ -179,8 +171,8 @@ struct file_source {
   int fd;
 };
 
-static int
-file_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
+static int file_pread(struct bytesource *bs, void *buf, size_t len,
+                      uint64_t offset)
 {
   struct file_source *f = (struct file_source *)bs;
   size_t done = 0;
@@ -194,8 +186,9 @@ file_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
                          (unsigned long long)(offset + done));
     }
     if (r == 0)
-      return error_set(EIO, "%s: truncated: unexpected end of file at "
-                            "offset %llu",
+      return error_set(EIO,
+                       "%s: truncated: unexpected end of file at "
+                       "offset %llu",
                        bs->name, (unsigned long long)(offset + done));
     done += r;
   }
@@ -204,9 +197,8 @@ file_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
 
 /* Holes of sparse files (and of raw images on them) are known without
  * reading them. */
-static int
-file_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
-             struct extent_list *out)
+static int file_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
+                        struct extent_list *out)
 {
   struct file_source *f = (struct file_source *)bs;
   uint64_t pos = offset, end = offset + len;
@@ -238,8 +230,7 @@ file_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
   return 0;
 }
 
-static void
-file_done_with(struct bytesource *bs, uint64_t offset, uint64_t len)
+static void file_done_with(struct bytesource *bs, uint64_t offset, uint64_t len)
 {
   struct file_source *f = (struct file_source *)bs;
 
@@ -247,8 +238,7 @@ file_done_with(struct bytesource *bs, uint64_t offset, uint64_t len)
   posix_fadvise(f->fd, offset, len, POSIX_FADV_DONTNEED);
 }
 
-static void
-file_close(struct bytesource *bs)
+static void file_close(struct bytesource *bs)
 {
   struct file_source *f = (struct file_source *)bs;
 
@@ -257,15 +247,14 @@ file_close(struct bytesource *bs)
 }
 
 static const struct bytesource_ops file_ops = {
-  .kind = "file",
-  .pread = file_pread,
-  .extents = file_extents,
-  .done_with = file_done_with,
-  .close = file_close,
+    .kind = "file",
+    .pread = file_pread,
+    .extents = file_extents,
+    .done_with = file_done_with,
+    .close = file_close,
 };
 
-int
-bytesource_open_file(const char *path, struct bytesource **ret)
+int bytesource_open_file(const char *path, struct bytesource **ret)
 {
   _cleanup_close_ int fd = -1;
   struct file_source *f;
@@ -283,8 +272,7 @@ bytesource_open_file(const char *path, struct bytesource **ret)
     uint64_t size;
     if (ioctl(fd, BLKGETSIZE64, &size) < 0) {
       bytesource_close(&f->bs);
-      return error_errno("%s: cannot get the size of the block device",
-                         path);
+      return error_errno("%s: cannot get the size of the block device", path);
     }
     f->bs.size = size;
   } else if (S_ISREG(st.st_mode)) {
@@ -309,17 +297,16 @@ struct slice_source {
   uint64_t offset;
 };
 
-static int
-slice_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
+static int slice_pread(struct bytesource *bs, void *buf, size_t len,
+                       uint64_t offset)
 {
   struct slice_source *s = (struct slice_source *)bs;
 
   return bytesource_pread(s->parent, buf, len, s->offset + offset);
 }
 
-static int
-slice_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
-              struct extent_list *out)
+static int slice_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
+                         struct extent_list *out)
 {
   struct slice_source *s = (struct slice_source *)bs;
   struct extent_list parent = {0};
@@ -336,16 +323,15 @@ slice_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
   return r;
 }
 
-static void
-slice_done_with(struct bytesource *bs, uint64_t offset, uint64_t len)
+static void slice_done_with(struct bytesource *bs, uint64_t offset,
+                            uint64_t len)
 {
   struct slice_source *s = (struct slice_source *)bs;
 
   bytesource_done_with(s->parent, s->offset + offset, len);
 }
 
-static void
-slice_close(struct bytesource *bs)
+static void slice_close(struct bytesource *bs)
 {
   struct slice_source *s = (struct slice_source *)bs;
 
@@ -354,23 +340,21 @@ slice_close(struct bytesource *bs)
 }
 
 static const struct bytesource_ops slice_ops = {
-  .kind = "archive member",
-  .pread = slice_pread,
-  .extents = slice_extents,
-  .done_with = slice_done_with,
-  .close = slice_close,
+    .kind = "archive member",
+    .pread = slice_pread,
+    .extents = slice_extents,
+    .done_with = slice_done_with,
+    .close = slice_close,
 };
 
-int
-bytesource_open_slice(struct bytesource *parent, bool owns_parent,
-                      uint64_t offset, uint64_t length, const char *name,
-                      struct bytesource **ret)
+int bytesource_open_slice(struct bytesource *parent, bool owns_parent,
+                          uint64_t offset, uint64_t length, const char *name,
+                          struct bytesource **ret)
 {
   struct slice_source *s;
 
   if (!parent->ops->pread)
-    return error_set(EINVAL, "%s: an archive member needs random access",
-                     name);
+    return error_set(EINVAL, "%s: an archive member needs random access", name);
   if (parent->size != BYTESOURCE_SIZE_UNKNOWN &&
       (offset > parent->size || length > parent->size - offset))
     return error_set(EIO,
@@ -398,8 +382,8 @@ struct memory_source {
   const unsigned char *data;
 };
 
-static int
-memory_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
+static int memory_pread(struct bytesource *bs, void *buf, size_t len,
+                        uint64_t offset)
 {
   struct memory_source *m = (struct memory_source *)bs;
 
@@ -408,13 +392,12 @@ memory_pread(struct bytesource *bs, void *buf, size_t len, uint64_t offset)
 }
 
 static const struct bytesource_ops memory_ops = {
-  .kind = "memory",
-  .pread = memory_pread,
+    .kind = "memory",
+    .pread = memory_pread,
 };
 
-int
-bytesource_open_memory(const void *data, size_t len, const char *name,
-                       struct bytesource **ret)
+int bytesource_open_memory(const void *data, size_t len, const char *name,
+                           struct bytesource **ret)
 {
   struct memory_source *m;
 

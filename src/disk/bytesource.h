@@ -71,8 +71,7 @@ int bytesource_open_slice(struct bytesource *parent, bool owns_parent,
  * The result is stream only. */
 int bytesource_open_gunzip(struct bytesource *parent, struct bytesource **ret);
 
-static inline bool
-bytesource_can_pread(const struct bytesource *bs)
+static inline bool bytesource_can_pread(const struct bytesource *bs)
 {
   return bs->ops->pread != NULL;
 }
@@ -96,8 +95,7 @@ ssize_t bytesource_peek(struct bytesource *bs, void *buf, size_t len);
 /* Skips n bytes of a stream. */
 int bytesource_skip(struct bytesource *bs, uint64_t n);
 
-void bytesource_done_with(struct bytesource *bs, uint64_t offset,
-                          uint64_t len);
+void bytesource_done_with(struct bytesource *bs, uint64_t offset, uint64_t len);
 void bytesource_close(struct bytesource *bs);
 
 /* Helpers for implementations: allocate/free the common part. */

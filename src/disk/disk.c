@@ -12,9 +12,8 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-struct disk *
-disk_new(const struct disk_ops *ops, size_t size_of_impl,
-         struct bytesource *bs, const char *format)
+struct disk *disk_new(const struct disk_ops *ops, size_t size_of_impl,
+                      struct bytesource *bs, const char *format)
 {
   struct disk *d = calloc(1, size_of_impl);
 
@@ -33,8 +32,7 @@ disk_new(const struct disk_ops *ops, size_t size_of_impl,
   return d;
 }
 
-void
-disk_close(struct disk *d)
+void disk_close(struct disk *d)
 {
   if (!d)
     return;
@@ -46,9 +44,8 @@ disk_close(struct disk *d)
   free(d);
 }
 
-int
-extent_list_add(struct extent_list *l, uint64_t offset, uint64_t length,
-                bool zero)
+int extent_list_add(struct extent_list *l, uint64_t offset, uint64_t length,
+                    bool zero)
 {
   struct extent *last = l->len ? &l->ptr[l->len - 1] : NULL;
 
@@ -63,9 +60,8 @@ extent_list_add(struct extent_list *l, uint64_t offset, uint64_t length,
   return 0;
 }
 
-int
-disk_extents_all_data(struct disk *d, uint64_t offset, uint64_t length,
-                      struct extent_list *out)
+int disk_extents_all_data(struct disk *d, uint64_t offset, uint64_t length,
+                          struct extent_list *out)
 {
   (void)d;
   return extent_list_add(out, offset, length, false);
@@ -73,15 +69,13 @@ disk_extents_all_data(struct disk *d, uint64_t offset, uint64_t length,
 
 /* ---- raw ---- */
 
-static int
-raw_pread(struct disk *d, void *buf, size_t len, uint64_t offset)
+static int raw_pread(struct disk *d, void *buf, size_t len, uint64_t offset)
 {
   return bytesource_pread(d->bs, buf, len, offset);
 }
 
-static int
-raw_extents(struct disk *d, uint64_t offset, uint64_t length,
-            struct extent_list *out)
+static int raw_extents(struct disk *d, uint64_t offset, uint64_t length,
+                       struct extent_list *out)
 {
   if (d->bs->ops->extents)
     return d->bs->ops->extents(d->bs, offset, length, out);
@@ -89,12 +83,11 @@ raw_extents(struct disk *d, uint64_t offset, uint64_t length,
 }
 
 static const struct disk_ops raw_ops = {
-  .extents = raw_extents,
-  .pread = raw_pread,
+    .extents = raw_extents,
+    .pread = raw_pread,
 };
 
-int
-raw_open(struct bytesource *bs, struct disk **ret)
+int raw_open(struct bytesource *bs, struct disk **ret)
 {
   struct disk *d;
 
@@ -121,8 +114,7 @@ raw_open(struct bytesource *bs, struct disk **ret)
 
 /* A VMDK text descriptor: comments and key=value lines, with a createType.
  * Detected by its first line or by a createType within the first sector. */
-static bool
-looks_like_vmdk_descriptor(const unsigned char *buf, size_t len)
+static bool looks_like_vmdk_descriptor(const unsigned char *buf, size_t len)
 {
   static const char sig[] = "# Disk DescriptorFile";
   size_t i;
@@ -136,9 +128,8 @@ looks_like_vmdk_descriptor(const unsigned char *buf, size_t len)
          memmem(buf, len, "version", 7) != NULL;
 }
 
-int
-disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
-          struct disk **ret)
+int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
+              struct disk **ret)
 {
   unsigned char head[1024];
   ssize_t n;
@@ -167,8 +158,8 @@ disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
 }
 
 /* Siblings of a local file live in the same directory. */
-static int
-open_sibling_in_dir(void *opaque, const char *name, struct bytesource **ret)
+static int open_sibling_in_dir(void *opaque, const char *name,
+                               struct bytesource **ret)
 {
   const char *dir = opaque;
   _cleanup_free_ char *path = NULL;
@@ -184,8 +175,7 @@ open_sibling_in_dir(void *opaque, const char *name, struct bytesource **ret)
   return bytesource_open_file(path, ret);
 }
 
-int
-disk_open_path(const char *path, struct disk **ret)
+int disk_open_path(const char *path, struct disk **ret)
 {
   static _Thread_local char dir[4096];
   _cleanup_free_ char *copy = strdup(path);

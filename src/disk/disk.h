@@ -38,9 +38,9 @@ DEFINE_VECTOR_TYPE(extent_list, struct extent)
 
 /* One unit of a stream disk, filled by next_chunk(). */
 struct disk_chunk {
-  uint64_t offset;   /* virtual offset of the decoded bytes */
-  uint32_t length;   /* decoded length in bytes (<= disk->chunk_size) */
-  void *payload;     /* encoded bytes (in the engine's buffer) */
+  uint64_t offset; /* virtual offset of the decoded bytes */
+  uint32_t length; /* decoded length in bytes (<= disk->chunk_size) */
+  void *payload;   /* encoded bytes (in the engine's buffer) */
   size_t payload_len;
 };
 
@@ -67,17 +67,17 @@ struct disk_ops {
 
 struct disk {
   const struct disk_ops *ops;
-  char *name;            /* for messages: the file it was opened from */
-  const char *format;    /* "raw", "qcow2", "vmdk" */
-  char *variant;         /* "v3", "streamOptimized", … or NULL */
-  uint64_t size;         /* virtual size in bytes */
-  uint64_t allocated;    /* bytes of data stored, or DISK_UNKNOWN */
-  bool thread_safe;      /* extents/pread may run concurrently */
-  bool stream;           /* read with next_chunk/decode_chunk in order */
-  uint32_t chunk_size;   /* stream: max decoded bytes per chunk */
+  char *name;               /* for messages: the file it was opened from */
+  const char *format;       /* "raw", "qcow2", "vmdk" */
+  char *variant;            /* "v3", "streamOptimized", … or NULL */
+  uint64_t size;            /* virtual size in bytes */
+  uint64_t allocated;       /* bytes of data stored, or DISK_UNKNOWN */
+  bool thread_safe;         /* extents/pread may run concurrently */
+  bool stream;              /* read with next_chunk/decode_chunk in order */
+  uint32_t chunk_size;      /* stream: max decoded bytes per chunk */
   size_t chunk_payload_max; /* stream: max payload bytes per chunk */
-  uint32_t request_size; /* preferred read size for random access */
-  struct bytesource *bs; /* the source it decodes (owned) */
+  uint32_t request_size;    /* preferred read size for random access */
+  struct bytesource *bs;    /* the source it decodes (owned) */
 };
 
 #define DISK_UNKNOWN UINT64_MAX

@@ -17,8 +17,7 @@ struct gunzip_source {
   bool finished;
 };
 
-static ssize_t
-gunzip_read(struct bytesource *bs, void *buf, size_t len)
+static ssize_t gunzip_read(struct bytesource *bs, void *buf, size_t len)
 {
   struct gunzip_source *g = (struct gunzip_source *)bs;
 
@@ -49,8 +48,7 @@ gunzip_read(struct bytesource *bs, void *buf, size_t len)
     r = inflate(&g->z, Z_NO_FLUSH);
     if (r == Z_STREAM_END) {
       /* Concatenated gzip members (as gzip -c a b makes) continue. */
-      if (g->z.avail_in == 0 &&
-          g->parent->stream_pos >= g->parent->size) {
+      if (g->z.avail_in == 0 && g->parent->stream_pos >= g->parent->size) {
         g->finished = true;
         break;
       }
@@ -64,8 +62,7 @@ gunzip_read(struct bytesource *bs, void *buf, size_t len)
   return (char *)g->z.next_out - (char *)buf;
 }
 
-static void
-gunzip_close(struct bytesource *bs)
+static void gunzip_close(struct bytesource *bs)
 {
   struct gunzip_source *g = (struct gunzip_source *)bs;
 
@@ -75,13 +72,12 @@ gunzip_close(struct bytesource *bs)
 }
 
 static const struct bytesource_ops gunzip_ops = {
-  .kind = "gzip",
-  .read = gunzip_read,
-  .close = gunzip_close,
+    .kind = "gzip",
+    .read = gunzip_read,
+    .close = gunzip_close,
 };
 
-int
-bytesource_open_gunzip(struct bytesource *parent, struct bytesource **ret)
+int bytesource_open_gunzip(struct bytesource *parent, struct bytesource **ret)
 {
   struct gunzip_source *g;
 

@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct vm *
-vm_new(void)
+struct vm *vm_new(void)
 {
   struct vm *vm = calloc(1, sizeof *vm);
 
@@ -17,8 +16,7 @@ vm_new(void)
   return vm;
 }
 
-static void
-disk_free_fields(struct vm_disk *d)
+static void disk_free_fields(struct vm_disk *d)
 {
   free(d->id);
   free(d->name);
@@ -29,8 +27,7 @@ disk_free_fields(struct vm_disk *d)
   free(d->compression);
 }
 
-static void
-nic_free_fields(struct vm_nic *n)
+static void nic_free_fields(struct vm_nic *n)
 {
   free(n->name);
   free(n->mac);
@@ -39,8 +36,7 @@ nic_free_fields(struct vm_nic *n)
   free(n->model);
 }
 
-void
-vm_free(struct vm *vm)
+void vm_free(struct vm *vm)
 {
   size_t i;
 
@@ -69,8 +65,7 @@ vm_free(struct vm *vm)
   free(vm);
 }
 
-void
-vm_list_free(struct vm_list *l)
+void vm_list_free(struct vm_list *l)
 {
   size_t i;
 
@@ -79,9 +74,8 @@ vm_list_free(struct vm_list *l)
   vm_list_reset(l);
 }
 
-int
-vm_add_concern(struct vm *vm, enum vm_concern_level level,
-               const char *category, const char *fmt, ...)
+int vm_add_concern(struct vm *vm, enum vm_concern_level level,
+                   const char *category, const char *fmt, ...)
 {
   struct vm_concern c = {.level = level};
   va_list ap;
@@ -101,8 +95,7 @@ vm_add_concern(struct vm *vm, enum vm_concern_level level,
   return 0;
 }
 
-bool
-vm_has_critical_concern(const struct vm *vm)
+bool vm_has_critical_concern(const struct vm *vm)
 {
   size_t i;
 
@@ -112,8 +105,7 @@ vm_has_critical_concern(const struct vm *vm)
   return false;
 }
 
-const char *
-vm_concern_level_name(enum vm_concern_level level)
+const char *vm_concern_level_name(enum vm_concern_level level)
 {
   switch (level) {
   case CONCERN_INFO:
@@ -126,8 +118,7 @@ vm_concern_level_name(enum vm_concern_level level)
   return "?";
 }
 
-const char *
-vm_firmware_name(enum vm_firmware fw)
+const char *vm_firmware_name(enum vm_firmware fw)
 {
   switch (fw) {
   case FIRMWARE_BIOS:
@@ -140,8 +131,7 @@ vm_firmware_name(enum vm_firmware fw)
   return "unknown";
 }
 
-const char *
-vm_disk_bus_name(enum vm_disk_bus bus)
+const char *vm_disk_bus_name(enum vm_disk_bus bus)
 {
   switch (bus) {
   case DISK_BUS_VIRTIO:

@@ -29,14 +29,14 @@ struct vm_concern {
 DEFINE_VECTOR_TYPE(vm_concern_list, struct vm_concern)
 
 struct vm_disk {
-  char *id;          /* the source's id (OVF diskId, oVirt disk id, …) */
-  char *name;        /* a human name (file name, alias) */
-  uint64_t capacity; /* virtual size in bytes */
-  uint64_t populated;/* bytes of data, or 0 if unknown */
-  char *format;      /* as declared: "vmdk", "qcow2", "raw", … */
+  char *id;           /* the source's id (OVF diskId, oVirt disk id, …) */
+  char *name;         /* a human name (file name, alias) */
+  uint64_t capacity;  /* virtual size in bytes */
+  uint64_t populated; /* bytes of data, or 0 if unknown */
+  char *format;       /* as declared: "vmdk", "qcow2", "raw", … */
   enum vm_disk_bus bus;
   char *source_controller; /* e.g. "lsilogic", "pvscsi", "ide", "sata" */
-  int boot_order;    /* 1 = first; 0 = not bootable/unknown */
+  int boot_order;          /* 1 = first; 0 = not bootable/unknown */
   char *serial;
   /* Where the bytes are, in the source's own terms: for an OVA the archive
    * member name; for oVirt the disk id; … */
@@ -56,8 +56,8 @@ struct vm_nic {
 DEFINE_VECTOR_TYPE(vm_nic_list, struct vm_nic)
 
 struct vm {
-  char *name;        /* as the source calls it */
-  char *id;          /* source id (UUID where there is one) */
+  char *name; /* as the source calls it */
+  char *id;   /* source id (UUID where there is one) */
   char *description;
   char *source_kind; /* "ova", "ovirt", … */
   char *source_ref;  /* the provider or file it came from */
@@ -65,11 +65,11 @@ struct vm {
   enum vm_firmware firmware;
   bool secure_boot;
   unsigned sockets, cores_per_socket, threads_per_core;
-  uint64_t memory;   /* bytes */
-  char *os_type;     /* the source's OS id (e.g. "rhel8_64Guest") */
+  uint64_t memory; /* bytes */
+  char *os_type;   /* the source's OS id (e.g. "rhel8_64Guest") */
   char *os_description;
-  char *machine_type;/* e.g. "q35", or NULL */
-  char *uuid;        /* SMBIOS UUID to keep, or NULL */
+  char *machine_type; /* e.g. "q35", or NULL */
+  char *uuid;         /* SMBIOS UUID to keep, or NULL */
   enum vm_power power;
 
   struct vm_disk_list disks;
@@ -85,7 +85,7 @@ void vm_list_free(struct vm_list *l);
 /* Adds a concern (printf-style message). Returns 0 or -ENOMEM. */
 int vm_add_concern(struct vm *vm, enum vm_concern_level level,
                    const char *category, const char *fmt, ...)
-  __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 bool vm_has_critical_concern(const struct vm *vm);
 

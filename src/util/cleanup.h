@@ -16,21 +16,18 @@
 #define _cleanup_close_ _cleanup_(cleanup_closep)
 #define _cleanup_fclose_ _cleanup_(cleanup_fclosep)
 
-static inline void
-cleanup_freep(void *p)
+static inline void cleanup_freep(void *p)
 {
   free(*(void **)p);
 }
 
-static inline void
-cleanup_closep(int *fd)
+static inline void cleanup_closep(int *fd)
 {
   if (*fd >= 0)
     close(*fd);
 }
 
-static inline void
-cleanup_fclosep(FILE **f)
+static inline void cleanup_fclosep(FILE **f)
 {
   if (*f)
     fclose(*f);

@@ -9,8 +9,8 @@
 static _Thread_local char *error_msg;
 static _Thread_local int error_num;
 
-static void
-error_vset(int errnum, const char *suffix, const char *fmt, va_list ap)
+static void error_vset(int errnum, const char *suffix, const char *fmt,
+                       va_list ap)
 {
   char *msg = NULL;
 
@@ -29,8 +29,7 @@ error_vset(int errnum, const char *suffix, const char *fmt, va_list ap)
   error_num = errnum;
 }
 
-int
-error_set(int errnum, const char *fmt, ...)
+int error_set(int errnum, const char *fmt, ...)
 {
   va_list ap;
 
@@ -40,8 +39,7 @@ error_set(int errnum, const char *fmt, ...)
   return -errnum;
 }
 
-int
-error_errno(const char *fmt, ...)
+int error_errno(const char *fmt, ...)
 {
   int saved = errno ? errno : EIO;
   va_list ap;
@@ -53,8 +51,7 @@ error_errno(const char *fmt, ...)
   return -saved;
 }
 
-void
-error_prefix(const char *fmt, ...)
+void error_prefix(const char *fmt, ...)
 {
   char *ctx = NULL, *full = NULL;
   va_list ap;
@@ -72,34 +69,29 @@ error_prefix(const char *fmt, ...)
   free(ctx);
 }
 
-const char *
-error_message(void)
+const char *error_message(void)
 {
   return error_msg;
 }
 
-int
-error_code(void)
+int error_code(void)
 {
   return error_num;
 }
 
-bool
-error_is_set(void)
+bool error_is_set(void)
 {
   return error_msg != NULL;
 }
 
-void
-error_clear(void)
+void error_clear(void)
 {
   free(error_msg);
   error_msg = NULL;
   error_num = 0;
 }
 
-char *
-error_take(int *ret_errnum)
+char *error_take(int *ret_errnum)
 {
   char *msg = error_msg;
 
@@ -110,8 +102,7 @@ error_take(int *ret_errnum)
   return msg;
 }
 
-void
-error_put(char *msg, int errnum)
+void error_put(char *msg, int errnum)
 {
   if (!msg)
     return;

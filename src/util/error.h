@@ -15,7 +15,7 @@
 /* Records "message" unless a message is already set; returns -errnum so
  * that callers can write `return error_set(EINVAL, "…")`. */
 int error_set(int errnum, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* As error_set(), with ": strerror(errno)" appended; returns -errno. */
 int error_errno(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

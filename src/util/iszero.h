@@ -8,8 +8,7 @@
 /* True if the buffer holds only zero bytes. Checks a short prefix byte by
  * byte, then compares the buffer with itself shifted by that prefix: one
  * memcmp, which libc vectorises (the trick nbdkit's is_zero() credits). */
-static inline bool
-is_zero(const void *buffer, size_t size)
+static inline bool is_zero(const void *buffer, size_t size)
 {
   const char *p = buffer;
   size_t i, lim = size < 16 ? size : 16;

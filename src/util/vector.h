@@ -15,8 +15,8 @@
     type *ptr;                                                                 \
     size_t len, cap;                                                           \
   };                                                                           \
-  static inline __attribute__((unused)) int name##_reserve(struct name *v,     \
-                                                           size_t n)           \
+  static inline                                                                \
+      __attribute__((unused)) int name##_reserve(struct name *v, size_t n)     \
   {                                                                            \
     size_t cap;                                                                \
     type *p;                                                                   \
@@ -32,8 +32,8 @@
     v->cap = cap;                                                              \
     return 0;                                                                  \
   }                                                                            \
-  static inline __attribute__((unused)) int name##_append(struct name *v,      \
-                                                          type elem)           \
+  static inline                                                                \
+      __attribute__((unused)) int name##_append(struct name *v, type elem)     \
   {                                                                            \
     if (name##_reserve(v, 1) < 0)                                              \
       return -ENOMEM;                                                          \

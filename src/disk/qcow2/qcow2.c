@@ -4,8 +4,7 @@
 
 #include "util/error.h"
 
-int
-qcow2_open(struct bytesource *bs, struct disk **ret)
+int qcow2_open(struct bytesource *bs, struct disk **ret)
 {
   int r = error_set(ENOTSUP, "%s: qcow2 is not supported yet", bs->name);
 

@@ -4,9 +4,8 @@
 
 #include "util/error.h"
 
-int
-vmdk_open_sparse(struct bytesource *bs, const struct disk_open_opts *opts,
-                 struct disk **ret)
+int vmdk_open_sparse(struct bytesource *bs, const struct disk_open_opts *opts,
+                     struct disk **ret)
 {
   int r = error_set(ENOTSUP, "%s: VMDK is not supported yet", bs->name);
 
@@ -16,9 +15,8 @@ vmdk_open_sparse(struct bytesource *bs, const struct disk_open_opts *opts,
   return r;
 }
 
-int
-vmdk_open_descriptor(struct bytesource *bs, const struct disk_open_opts *opts,
-                     struct disk **ret)
+int vmdk_open_descriptor(struct bytesource *bs,
+                         const struct disk_open_opts *opts, struct disk **ret)
 {
   return vmdk_open_sparse(bs, opts, ret);
 }
