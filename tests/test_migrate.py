@@ -263,7 +263,8 @@ spec:
     p = migrate(made.path, out, "--network-map", nm, check=False)
     assert p.returncode == 1
     assert "KubeVirt allows one pod network per VM" in p.stderr
-    assert not out.exists() or os.listdir(out) == []
+    assert re.search(r'VM "w" skipped', p.stderr)
+    assert not out.exists()
 
 
 def test_malformed_network_map(tmp_path, migrate):
@@ -290,6 +291,26 @@ def test_manifest_mismatch_stops_the_vm(tmp_path, migrate):
     # hidden partial directory.
     assert os.listdir(out) == ["good"]
     assert "1 of 2 VMs migrated" in p.stdout
+
+
+def test_failed_only_vm_leaves_no_output_directory(tmp_path, migrate):
+    made = make_ova(tmp_path / "a.ova", [VM(name="x", nics=[])],
+                    tmp_path / "w", bad_digest="export-disk1.raw")
+    out = tmp_path / "deep" / "out"
+    p = migrate(made.path, out, check=False)
+    assert p.returncode == 1
+    assert p.stderr.count("\n") == 1
+    assert re.search(r'VM "x" failed: .*export-disk1\.raw', p.stderr)
+    assert not out.exists()
+
+
+def test_paths_with_spaces_are_quoted(tmp_path, migrate):
+    made = make_ova(tmp_path / "a.ova", [VM(name="x", nics=[])],
+                    tmp_path / "w")
+    out = tmp_path / "my exports"
+    p = migrate(made.path, out)
+    assert f"kubectl apply -k '{out}/x'" in p.stdout
+    assert f"--image-path '{out}/x/x-disk-0.raw'" in p.stdout
 
 
 def test_existing_output_is_not_overwritten(tmp_path, migrate):

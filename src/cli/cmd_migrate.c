@@ -293,25 +293,59 @@ fail:
   return r;
 }
 
+/* Prints dir/name/file as one shell word (quoted when it must be), so the
+ * commands below can be pasted. */
+static void print_path(const char *dir, const char *name, const char *file)
+{
+  _cleanup_free_ char *path = NULL;
+  const char *s;
+
+  if (asprintf(&path, "%s/%s%s%s", dir, name, file ? "/" : "",
+               file ? file : "") < 0)
+    return;
+  if (strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789_./:=@%+,-") == strlen(path)) {
+    fputs(path, stdout);
+    return;
+  }
+  putchar('\'');
+  for (s = path; *s; s++) {
+    if (*s == '\'')
+      fputs("'\\''", stdout);
+    else
+      putchar(*s);
+  }
+  putchar('\'');
+}
+
 static void print_next_steps(const struct migrate_args *a, const struct plan *p)
 {
+  const char *ns = a->kv.ns ? " --namespace " : "";
   size_t i;
   char sz[32];
 
-  printf("VM \"%s\" -> %s/%s/\n", P(vm_label(p->vm)), a->out, p->name);
+  printf("VM \"%s\" -> ", P(vm_label(p->vm)));
+  print_path(a->out, p->name, NULL);
+  printf("/\n");
   for (i = 0; i < p->vm->disks.len; i++)
     printf("  %s.raw: %s, PVC %s (requests %lluMi)\n", p->pvc_names[i],
            cli_human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
            (unsigned long long)kv_pvc_request_mib(p->disks[i].size,
                                                   a->kv.volume_mode));
-  printf("  next: kubectl apply -k %s/%s\n", a->out, p->name);
-  for (i = 0; i < p->vm->disks.len; i++)
-    printf("        virtctl image-upload pvc %s --no-create "
-           "--image-path %s/%s/%s.raw%s%s\n",
-           p->pvc_names[i], a->out, p->name, p->pvc_names[i],
-           a->kv.ns ? " --namespace " : "", a->kv.ns ? a->kv.ns : "");
-  printf("        virtctl start %s%s%s\n", p->name,
-         a->kv.ns ? " --namespace " : "", a->kv.ns ? a->kv.ns : "");
+  printf("  next: kubectl apply -k ");
+  print_path(a->out, p->name, NULL);
+  printf("\n");
+  for (i = 0; i < p->vm->disks.len; i++) {
+    _cleanup_free_ char *file = NULL;
+    if (asprintf(&file, "%s.raw", p->pvc_names[i]) < 0)
+      return;
+    printf("        virtctl image-upload pvc %s --no-create --image-path ",
+           p->pvc_names[i]);
+    print_path(a->out, p->name, file);
+    printf("%s%s\n", ns, a->kv.ns ? a->kv.ns : "");
+  }
+  printf("        virtctl start %s%s%s\n", p->name, ns,
+         a->kv.ns ? a->kv.ns : "");
 }
 
 /* Names, networks and builder checks for one VM; adds its concerns. */
@@ -410,6 +444,8 @@ static int run_migration(struct ova *ova, const struct netmap *map,
   _cleanup_free_ struct plan *plans = calloc(vms->len + 1, sizeof *plans);
   struct name_set names = {0};
   size_t i, n = 0, done = 0, failed = 0;
+  bool out_existed, out_ready = false;
+  struct stat st;
   int r = 0;
 
   if (!selected || !plans) {
@@ -435,12 +471,7 @@ static int run_migration(struct ova *ova, const struct netmap *map,
   }
   for (i = 0; i < n; i++)
     print_concerns(&plans[i]);
-  r = make_dirs(a->out);
-  if (r < 0) {
-    cli_report_error(NULL);
-    failed = n;
-    goto out;
-  }
+  out_existed = stat(a->out, &st) == 0;
   for (i = 0; i < n; i++) {
     struct plan *p = &plans[i];
     if (vm_has_critical_concern(p->vm) && !a->force) {
@@ -451,10 +482,21 @@ static int run_migration(struct ova *ova, const struct netmap *map,
       failed++;
       continue;
     }
+    /* The output directory appears only once there is something to put
+     * in it. */
+    if (!out_ready && (r = make_dirs(a->out)) < 0) {
+      fprintf(stderr, "%s migrate: %s\n", cli_program, error_message());
+      error_clear();
+      failed += n - i;
+      break;
+    }
+    out_ready = true;
     r = migrate_vm(ova, a, p);
     if (r < 0) {
-      fprintf(stderr, "%s migrate: VM \"%s\" failed: %s\n", cli_program,
-              P(vm_label(p->vm)), error_message() ? error_message() : "error");
+      fprintf(stderr, "%s migrate: VM \"%s\" failed: ", cli_program,
+              P(vm_label(p->vm)));
+      fputs_oneline(error_message() ? error_message() : "error", stderr);
+      fputc('\n', stderr);
       error_clear();
       failed++;
       continue;
@@ -462,6 +504,9 @@ static int run_migration(struct ova *ova, const struct netmap *map,
     print_next_steps(a, p);
     done++;
   }
+  if (!out_existed && out_ready && done == 0)
+    rmdir(a->out);
+  r = 0;
   if (n > 1 || failed)
     printf("%zu of %zu VMs migrated into %s\n", done, n, a->out);
 out:

@@ -116,6 +116,16 @@ static bool machine_ok(const char *m)
   return streq(m, "q35") || strncmp(m, "pc-q35", 6) == 0;
 }
 
+static bool has_concern(const struct vm *vm, const char *category)
+{
+  size_t i;
+
+  for (i = 0; i < vm->concerns.len; i++)
+    if (streq(vm->concerns.ptr[i].category, category))
+      return true;
+  return false;
+}
+
 int kv_check_vm(struct vm *vm)
 {
   size_t i;
@@ -126,7 +136,13 @@ int kv_check_vm(struct vm *vm)
                        "secure boot is on but the firmware is %s; the VM "
                        "gets EFI firmware with secure boot (and SMM)",
                        vm_firmware_name(vm->firmware));
-  if (r == 0 && vm->memory == 0)
+  /* The source may have said so already (as critical): then only tell
+   * what --force does. */
+  if (r == 0 && vm->memory == 0 && has_concern(vm, "no-memory"))
+    r = vm_add_concern(vm, CONCERN_INFO, "memory-unknown",
+                       "with --force the VM gets %d MiB of memory",
+                       DEFAULT_MEMORY_MIB);
+  else if (r == 0 && vm->memory == 0)
     r = vm_add_concern(vm, CONCERN_CRITICAL, "memory-unknown",
                        "the source gives no memory size; with --force the "
                        "VM gets %d MiB",
@@ -143,7 +159,10 @@ int kv_check_vm(struct vm *vm)
     const struct vm_disk *d = &vm->disks.ptr[i];
     char c[96];
 
-    if (controller_matches(d->source_controller, d->bus))
+    /* Sources that map controllers themselves report it (model/vm.h). */
+    if (controller_matches(d->source_controller, d->bus) ||
+        has_concern(vm, "ide-disk") || has_concern(vm, "nvme-disk") ||
+        has_concern(vm, "unknown-controller"))
       continue;
     r = vm_add_concern(vm, CONCERN_WARNING, "disk-bus",
                        "disk-%zu is on controller \"%s\", which KubeVirt "

@@ -67,7 +67,9 @@ struct kv_vm_target {
 /* Adds the concerns of what KubeVirt cannot take as is: secure boot
  * without EFI (the VM gets EFI), disks on controllers KubeVirt lacks (IDE,
  * NVMe, …), NIC models it lacks, MAC addresses that are not valid, machine
- * types other than q35, an unknown memory size. Returns 0 or -ENOMEM. */
+ * types other than q35, an unknown memory size. Where the source already
+ * raised the concern (categories ide-disk, nvme-disk, unknown-controller,
+ * no-memory) it is not repeated. Returns 0 or -ENOMEM. */
 int kv_check_vm(struct vm *vm);
 
 /* "<vm-name>-disk-<n>" (n from 0). */
