@@ -313,6 +313,23 @@ def test_paths_with_spaces_are_quoted(tmp_path, migrate):
     assert f"--image-path '{out}/x/x-disk-0.raw'" in p.stdout
 
 
+def test_vm_without_disks_or_nics(tmp_path, migrate, schema):
+    made = make_ova(tmp_path / "a.ova", [VM(name="empty", disks=[], nics=[])],
+                    tmp_path / "w")
+    out = tmp_path / "out"
+    migrate(made.path, out)
+    assert sorted(os.listdir(out / "empty")) == ["kustomization.yaml",
+                                                 "virtualmachine.yaml"]
+    [vm] = load(out / "empty" / "virtualmachine.yaml")
+    schema.check_vm(vm)
+    devices = vm_spec(vm)["domain"]["devices"]
+    assert devices["autoattachPodInterface"] is False
+    assert devices.get("disks", []) == []
+    assert vm_spec(vm).get("volumes", []) == []
+    [kust] = load(out / "empty" / "kustomization.yaml")
+    assert kust["resources"] == ["virtualmachine.yaml"]
+
+
 def test_existing_output_is_not_overwritten(tmp_path, migrate):
     made = make_ova(tmp_path / "a.ova", [VM(name="x")], tmp_path / "w")
     out = tmp_path / "out"

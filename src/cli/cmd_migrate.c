@@ -507,7 +507,9 @@ static int run_migration(struct ova *ova, const struct netmap *map,
   if (!out_existed && out_ready && done == 0)
     rmdir(a->out);
   r = 0;
-  if (n > 1 || failed)
+  if (done == 0)
+    printf("0 of %zu VMs migrated\n", n);
+  else if (n > 1 || failed)
     printf("%zu of %zu VMs migrated into %s\n", done, n, a->out);
 out:
   for (i = 0; i < n; i++)
