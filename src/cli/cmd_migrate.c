@@ -210,7 +210,7 @@ static int copy_one_disk(struct ova *ova, const struct migrate_args *a,
 
   if (!vd->locator)
     return error_set(EINVAL,
-                     "%s: disk %zu of VM \"%s\" has no file in the "
+                     "%s: disk-%zu of VM \"%s\" has no file in the "
                      "archive",
                      ova_path(ova), i, P(vm_label(p->vm)));
   r = ova_verify_member(ova, vd->locator, &listed);
@@ -253,6 +253,7 @@ static int migrate_vm(struct ova *ova, const struct migrate_args *a,
   _cleanup_free_ char *final = NULL, *tmp = NULL, *vm_yaml = NULL;
   _cleanup_free_ char *pvcs_yaml = NULL, *kust_yaml = NULL;
   struct stat st;
+  mode_t mask;
   size_t i;
   int r;
 
@@ -282,7 +283,10 @@ static int migrate_vm(struct ova *ova, const struct migrate_args *a,
        (r = write_file(tmp, "pvcs.yaml", pvcs_yaml)) < 0) ||
       (r = write_file(tmp, "kustomization.yaml", kust_yaml)) < 0)
     goto fail;
-  if (chmod(tmp, 0755) < 0 || rename(tmp, final) < 0) {
+  /* mkdtemp() made it 0700; give it the mode mkdir() would have. */
+  mask = umask(0);
+  umask(mask);
+  if (chmod(tmp, 0777 & ~mask) < 0 || rename(tmp, final) < 0) {
     r = error_errno("%s: cannot move the result in place", final);
     goto fail;
   }
