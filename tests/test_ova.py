@@ -2,6 +2,7 @@
 (VMware, VirtualBox, plain DMTF OVF 1.x/2.0), `hoist copy ova:X#member`,
 manifests, and how bad packages are refused."""
 import gzip
+import io
 import json
 import os
 import tarfile
@@ -718,3 +719,19 @@ def test_duplicate_macs_and_size_mismatch(tmp_path, hoist):
     for v in vms:
         assert "duplicate-mac" in concerns(v, "warning")
     assert "file-size" in concerns(vms[0], "warning")
+
+
+def test_package_in_a_folder_of_the_archive(simple_ova, tmp_path, hoist):
+    """tar cf x.ova folder/: the OVF's names are relative to its folder."""
+    flat = simple_ova(manifest="SHA256")
+    ova = tmp_path / "folder.ova"
+    with tarfile.open(flat) as src, tarfile.open(ova, "w") as dst:
+        for m in src.getmembers():
+            data = src.extractfile(m).read()
+            m.name = "export/" + m.name
+            dst.addfile(m, io.BytesIO(data))
+    info = inspect(hoist, ova, "--verify")
+    assert (info["ovf"], info["manifest"]) == ("vm.ovf", "vm.mf")
+    out = tmp_path / "out.raw"
+    hoist("copy", f"ova:{ova}#disk2.img", out)
+    assert_same_content(simple_ova.disks[1], out)

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -20,7 +21,8 @@ struct ova {
   char *dir;                  /* unpacked export: its directory */
   struct bytesource *archive; /* archive: the tar file */
   struct tar_member_list members;
-  char *ovf_name, *mf_name;
+  char *prefix;             /* archive: the folder of the .ovf, or "" */
+  char *ovf_name, *mf_name; /* relative to it */
   struct manifest_entry_list manifest;
   struct ovf ovf;
   char **files;
@@ -77,6 +79,7 @@ void ova_close(struct ova *ova)
   free(ova->files);
   free(ova->path);
   free(ova->dir);
+  free(ova->prefix);
   free(ova->ovf_name);
   free(ova->mf_name);
   free(ova);
@@ -111,8 +114,13 @@ static bool name_is_safe(const char *name)
 static const struct tar_member *find_member(const struct ova *ova,
                                             const char *name)
 {
-  const struct tar_member *m = tar_find(&ova->members, name);
+  char full[2 * TAR_MAX_NAME + 2];
+  const struct tar_member *m;
 
+  if ((size_t)snprintf(full, sizeof full, "%s%s", ova->prefix, name) >=
+      sizeof full)
+    return NULL;
+  m = tar_find(&ova->members, full);
   return m && m->kind != TAR_DIRECTORY ? m : NULL;
 }
 
@@ -229,34 +237,54 @@ static int add_file_name(struct ova *ova, const char *name)
 
 /* ---- finding the descriptor ---- */
 
+/* The .ovf may sit in a folder of the archive (tar cf x.ova folder/): the
+ * names it uses are relative to that folder, as are the package's file
+ * names hoist reports. */
 static int find_ovf_in_archive(struct ova *ova)
 {
-  size_t i;
+  const char *ovf = NULL, *slash;
+  size_t i, plen;
 
   for (i = 0; i < ova->members.len; i++) {
     const struct tar_member *m = &ova->members.ptr[i];
-    char **slot = NULL;
-
-    if (m->kind != TAR_FILE && m->kind != TAR_SPARSE)
+    if ((m->kind != TAR_FILE && m->kind != TAR_SPARSE) ||
+        !has_suffix(m->name, ".ovf"))
       continue;
-    if (has_suffix(m->name, ".ovf"))
-      slot = &ova->ovf_name;
-    else if (has_suffix(m->name, ".mf"))
-      slot = &ova->mf_name;
-    if (slot && *slot)
+    if (ovf)
       return error_set(EINVAL,
-                       "%s: the archive holds two %s files (%s and "
-                       "%s); an OVA has one",
-                       ova->path, slot == &ova->ovf_name ? ".ovf" : ".mf",
-                       *slot, m->name);
-    if (slot && !(*slot = strdup(m->name)))
-      return error_set(ENOMEM, "out of memory");
-    if (add_file_name(ova, m->name) < 0)
-      return -ENOMEM;
+                       "%s: the archive holds two .ovf files (%s and %s); "
+                       "an OVA has one",
+                       ova->path, ovf, m->name);
+    ovf = m->name;
   }
-  if (!ova->ovf_name)
+  if (!ovf)
     return error_set(EINVAL, "%s: the archive holds no .ovf descriptor",
                      ova->path);
+  slash = strrchr(ovf, '/');
+  plen = slash ? (size_t)(slash - ovf + 1) : 0;
+  if (!(ova->prefix = strndup(ovf, plen)) ||
+      !(ova->ovf_name = strdup(ovf + plen)))
+    return error_set(ENOMEM, "out of memory");
+
+  for (i = 0; i < ova->members.len; i++) {
+    const struct tar_member *m = &ova->members.ptr[i];
+    const char *rel = m->name + plen;
+
+    if ((m->kind != TAR_FILE && m->kind != TAR_SPARSE) ||
+        strncmp(m->name, ovf, plen) != 0)
+      continue;
+    if (has_suffix(rel, ".mf") && !strchr(rel, '/')) {
+      if (ova->mf_name)
+        return error_set(EINVAL,
+                         "%s: the archive holds two .mf files (%s and %s); "
+                         "an OVA has one",
+                         ova->path, ova->mf_name, rel);
+      if (!(ova->mf_name = strdup(rel)))
+        return error_set(ENOMEM, "out of memory");
+    }
+    if (add_file_name(ova, rel) < 0)
+      return -ENOMEM;
+  }
   return 0;
 }
 

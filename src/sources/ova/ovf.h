@@ -24,7 +24,7 @@
 #define OVF_MAX_FILES 1024
 #define OVF_MAX_DISKS 1024
 #define OVF_MAX_VM_DISKS 256 /* attached to one VirtualSystem */
-#define OVF_MAX_DEPTH 8 /* nesting of VirtualSystemCollections */
+#define OVF_MAX_DEPTH 8      /* nesting of VirtualSystemCollections */
 #define OVF_MAX_CPUS 4096
 #define OVF_MAX_MEMORY (64ull << 40)  /* 64 TiB */
 #define OVF_MAX_CAPACITY (1ull << 50) /* 1 PiB per disk */
