@@ -527,8 +527,17 @@ def test_manifests_with_hostile_strings_are_valid(kv_build, schema,
     assert ann["hoist.io/source-ref"] == "/a b/#c: d.ova"
     assert ann["hoist.io/source-vm-id"] == "on"
     assert doc["metadata"]["labels"]["hoist.io/source-vm-id"] == "on"
+    assert ann["hoist.io/description"] == "multi\nline: yes"
     pvc = load_pvcs(out, names[0])[0]
     assert pvc["metadata"]["annotations"]["hoist.io/source-disk-id"] == "null"
+
+
+def test_long_description_is_cut_on_a_character(kv_build, schema):
+    _, _, out, _ = kv_build([big_vm(description="é" * 5000, nics=[])])
+    doc = load_vm(out, "app-server")
+    schema.check_vm(doc)
+    assert doc["metadata"]["annotations"]["hoist.io/description"] == \
+        "é" * 2048
 
 
 def test_output_is_stable(kv_build, tmp_path):

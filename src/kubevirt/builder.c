@@ -16,6 +16,7 @@
 #define MiB (1024ull * 1024)
 #define DEFAULT_MEMORY_MIB 1024
 #define SERIAL_MAX 20
+#define DESCRIPTION_MAX 4096
 
 static const char *const nic_models[] = {
     "virtio", "e1000", "e1000e", "igb", "ne2k_pci", "pcnet", "rtl8139",
@@ -384,7 +385,17 @@ static struct ydoc *build_vm(const struct vm *vm, const struct kv_vm_target *t,
   ymap_str(ann, "hoist.io/original-name", vm->name ? vm->name : "");
   ymap_str(ann, "hoist.io/source-ref", vm->source_ref);
   ymap_str(ann, "hoist.io/source-vm-id", vm->id);
-  ymap_str(ann, "hoist.io/description", vm->description);
+  if (vm->description) {
+    /* Annotations share 256 KiB: keep a long description's start, cut
+     * on a UTF-8 character boundary. */
+    size_t len = strlen(vm->description);
+    if (len > DESCRIPTION_MAX) {
+      len = DESCRIPTION_MAX;
+      while (len > 0 && (vm->description[len] & 0xc0) == 0x80)
+        len--;
+    }
+    ymap_strf(ann, "hoist.io/description", "%.*s", (int)len, vm->description);
+  }
 
   spec = ymap_map(root, "spec");
   ymap_str(spec, "runStrategy", "Halted");

@@ -7,7 +7,8 @@
  *  - metadata: the DNS-1123 name, the namespace, labels
  *    hoist.io/source-kind, hoist.io/source-vm-id (as a label value),
  *    app.kubernetes.io/managed-by; annotations hoist.io/original-name,
- *    hoist.io/source-ref, hoist.io/source-vm-id (verbatim);
+ *    hoist.io/source-ref, hoist.io/source-vm-id (verbatim), and
+ *    hoist.io/description (the first 4 KiB);
  *  - domain: cpu {sockets, cores, threads}; memory.guest in Mi (rounded
  *    up); firmware bios, or efi with secureBoot (and features.smm, which
  *    KubeVirt requires for secure boot); firmware.uuid from the model;
