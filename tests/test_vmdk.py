@@ -524,14 +524,14 @@ def test_gd_entry_past_end_of_file(tmp_path, hoist):
                  "past the end")
 
 
-def test_gd_entry_pointing_at_header(tmp_path, hoist):
+def test_gd_entry_pointing_into_metadata(tmp_path, hoist):
     src = small_sparse(tmp_path)
     patch(src, read_header(src)["gd"] * SECTOR, struct.pack("<I", 0))
     patch(src, read_header(src)["gd"] * SECTOR + 4, struct.pack("<I", 0))
     # Entry 0 unallocated is fine: the data there reads as zeros...
     p = hoist("copy", "--no-progress", src, tmp_path / "ok.raw", check=False)
     assert p.returncode == 0
-    # ...but a table inside the header is refused.
+    # ...but a table inside the descriptor is refused.
     h = read_header(src)
     with open(src, "r+b") as f:
         f.seek(h["gd"] * SECTOR)

@@ -208,11 +208,15 @@ static int open_monolithic(struct bytesource *bs, const struct vmdk_header *h,
     uint64_t dlen = h->desc_size * VMDK_SECTOR;
     _cleanup_free_ char *text = NULL;
 
-    if (doff < VMDK_SECTOR || doff > bs->size || dlen > bs->size - doff)
-      r = error_set(EINVAL,
-                    "%s: the embedded descriptor (sector %llu) lies outside "
-                    "the file",
-                    bs->name, (unsigned long long)h->desc_offset);
+    if (doff < VMDK_SECTOR)
+      r = error_set(EINVAL, "%s: invalid embedded descriptor offset %llu",
+                    bs->name, (unsigned long long)doff);
+    else if (doff > bs->size || dlen > bs->size - doff)
+      r = error_set(EIO,
+                    "%s: truncated: the embedded descriptor (%llu bytes at "
+                    "offset %llu) ends past the end of the file (size %llu)",
+                    bs->name, (unsigned long long)dlen,
+                    (unsigned long long)doff, (unsigned long long)bs->size);
     else if (!(text = malloc(dlen)))
       r = error_set(ENOMEM, "out of memory");
     else if ((r = bytesource_pread(bs, text, dlen, doff)) == 0)
@@ -285,6 +289,10 @@ static bool create_type_supported(const char *t)
       "twoGbMaxExtentFlat",
       "twoGbMaxExtentSparse",
       "vmfs",
+      /* ESXi flat disks by provisioning type (VMFS extents). */
+      "vmfsPreallocated",
+      "vmfsEagerZeroedThick",
+      "vmfsThin",
   };
   size_t i;
 
