@@ -252,7 +252,7 @@ static int parse_key_value(const char *p, const char *end, const char *eq,
 }
 
 int vmdk_descriptor_parse(const char *text, size_t len, const char *name,
-                          struct vmdk_descriptor *d)
+                          bool embedded, struct vmdk_descriptor *d)
 {
   const char *p = text, *stop;
   unsigned line = 0;
@@ -282,9 +282,12 @@ int vmdk_descriptor_parse(const char *text, size_t len, const char *name,
     if ((end - p > 3 && strncmp(p, "RW", 2) == 0 && is_blank(p[2])) ||
         (end - p > 7 && strncmp(p, "RDONLY", 6) == 0 && is_blank(p[6])) ||
         (end - p > 9 && strncmp(p, "NOACCESS", 8) == 0 && is_blank(p[8]))) {
-      r = parse_extent_line(p, end, name, line, d);
+      /* The extent lines of an embedded descriptor are not used. */
+      r = embedded ? 0 : parse_extent_line(p, end, name, line, d);
     } else if ((eq = memchr(p, '=', end - p))) {
       r = parse_key_value(p, end, eq, name, line, d);
+    } else if (embedded) {
+      r = 0; /* other tools' oddities, harmless where nothing is mapped */
     } else {
       r = error_set(EINVAL,
                     "%s: line %u of the descriptor is neither a comment, a "
@@ -313,4 +316,36 @@ int vmdk_descriptor_check_parent(const struct vmdk_descriptor *d,
                      d->parent_hint ? d->parent_hint : "",
                      d->parent_hint ? "\"" : "");
   return 0;
+}
+
+/* The embedded descriptor of a sparse file: only monolithic types. */
+static int check_embedded_type(const struct vmdk_descriptor *d,
+                               const char *name)
+{
+  const char *t = d->create_type;
+
+  if (!t || streq(t, "monolithicSparse") || streq(t, "streamOptimized"))
+    return 0;
+  if (streq(t, "twoGbMaxExtentSparse"))
+    return error_set(ENOTSUP,
+                     "%s: is one extent of a split disk "
+                     "(twoGbMaxExtentSparse); open the descriptor file that "
+                     "names its extents",
+                     name);
+  return error_set(ENOTSUP,
+                   "%s: createType \"%.64s\" in a sparse extent is not "
+                   "supported",
+                   name, t);
+}
+
+int vmdk_read_embedded_descriptor(struct bytesource *bs, const char *text,
+                                  size_t len, struct vmdk_descriptor *d)
+{
+  int r = vmdk_descriptor_parse(text, len, bs->name, true, d);
+
+  if (r == 0)
+    r = vmdk_descriptor_check_parent(d, bs->name);
+  if (r == 0)
+    r = check_embedded_type(d, bs->name);
+  return r;
 }

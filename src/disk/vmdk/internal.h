@@ -91,9 +91,10 @@ struct vmdk_descriptor {
 };
 
 /* Parses descriptor text (len bytes, stops at a NUL). name is the file
- * for messages. */
+ * for messages. An embedded descriptor (in a sparse file) maps nothing: its
+ * extent lines and lines not understood are skipped. */
 int vmdk_descriptor_parse(const char *text, size_t len, const char *name,
-                          struct vmdk_descriptor *d);
+                          bool embedded, struct vmdk_descriptor *d);
 void vmdk_descriptor_free(struct vmdk_descriptor *d);
 
 /* Parses the descriptor embedded in sparse file bs and refuses what a

@@ -157,38 +157,6 @@ static int count_front_grains(struct vmdk_stream *s, struct bytesource *bs,
   return 0;
 }
 
-/* The embedded descriptor of a sparse file: only monolithic types. */
-static int check_embedded_type(const struct vmdk_descriptor *d,
-                               const char *name)
-{
-  const char *t = d->create_type;
-
-  if (!t || streq(t, "monolithicSparse") || streq(t, "streamOptimized"))
-    return 0;
-  if (streq(t, "twoGbMaxExtentSparse"))
-    return error_set(ENOTSUP,
-                     "%s: is one extent of a split disk "
-                     "(twoGbMaxExtentSparse); open the descriptor file that "
-                     "names its extents",
-                     name);
-  return error_set(ENOTSUP,
-                   "%s: createType \"%.64s\" in a sparse extent is not "
-                   "supported",
-                   name, t);
-}
-
-int vmdk_read_embedded_descriptor(struct bytesource *bs, const char *text,
-                                  size_t len, struct vmdk_descriptor *d)
-{
-  int r = vmdk_descriptor_parse(text, len, bs->name, d);
-
-  if (r == 0)
-    r = vmdk_descriptor_check_parent(d, bs->name);
-  if (r == 0)
-    r = check_embedded_type(d, bs->name);
-  return r;
-}
-
 static void stream_close(struct disk *d)
 {
   vmdk_common_free((struct vmdk_common *)d);

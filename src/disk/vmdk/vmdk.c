@@ -510,7 +510,7 @@ int vmdk_open_descriptor(struct bytesource *bs,
 
   r = read_descriptor_text(bs, &text, &len);
   if (r == 0)
-    r = vmdk_descriptor_parse(text, len, bs->name, &desc);
+    r = vmdk_descriptor_parse(text, len, bs->name, false, &desc);
   if (r < 0) {
     bytesource_close(bs);
     return r;
