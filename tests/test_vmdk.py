@@ -226,7 +226,7 @@ def pad(b):
 
 
 def write_vmware_stream(path, content, capacity_sectors, eos=True,
-                        footer=True, order=None):
+                        footer=True, order=None, full_last=False):
     """Writes `content` (bytes of the virtual disk, zero grains omitted) as
     VMware writes streamOptimized: header with the grain directory at the
     end, grains with markers, a grain table after each table's grains, the
@@ -247,6 +247,8 @@ def write_vmware_stream(path, content, capacity_sectors, eos=True,
     gts = {}
     for i in grains:
         data = content[i * gsize:(i + 1) * gsize]
+        if full_last:  # the last grain compressed whole, past the end
+            data = data.ljust(gsize, b"\0")
         gts.setdefault(i // 512, [0] * 512)[i % 512] = len(out) // SECTOR
         comp = zlib.compress(data)
         out += pad(marker(i * 128, len(comp)) + comp)
@@ -276,10 +278,11 @@ def vmware_content(size):
     return content
 
 
-def test_vmware_stream_optimized(tmp_path, hoist):
+@pytest.mark.parametrize("full_last", [False, True])
+def test_vmware_stream_optimized(tmp_path, hoist, full_last):
     size = 40 * MiB + 7 * SECTOR
     src = write_vmware_stream(tmp_path / "vmw.vmdk", vmware_content(size),
-                              size // SECTOR)
+                              size // SECTOR, full_last=full_last)
     out = copy_and_compare(hoist, src, tmp_path)
     assert os.path.getsize(out) == size
     info = inspect(hoist, src)
@@ -703,3 +706,24 @@ def test_split_extent_opened_alone(tmp_path, hoist):
     patch(src, SECTOR, text.ljust(20 * SECTOR, b"\0"))
     assert h["capacity"] == 8192
     assert_fails(hoist, src, tmp_path, "bad.vmdk", "split disk")
+
+
+@pytest.mark.parametrize("text,words", [
+    ("# Disk DescriptorFile\nversion=1\nRW 2048 FLAT \"f.bin\" 0\n",
+     ["no createType"]),
+    ("# Disk DescriptorFile\nversion=1\ncreateType=\"monolithicFlat\"\n",
+     ["no extents"]),
+    ("# Disk DescriptorFile\ncreateType=\"monolithicFlat\"\n"
+     "createType=\"vmfs\"\nRW 2048 FLAT \"f.bin\" 0\n", ["twice"]),
+    ("# Disk DescriptorFile\ncreateType=\"monolithicFlat\n"
+     "RW 2048 FLAT \"f.bin\" 0\n", ["unterminated"]),
+    ("# Disk DescriptorFile\ncreateType=\"monolithicFlat\"\n"
+     "RW 2048 FLAT \"f.bin 0\n", ["unterminated"]),
+    ("# Disk DescriptorFile\ncreateType=\"monolithicFlat\"\n"
+     "parentFileNameHint=\"base.vmdk\"\nRW 2048 FLAT \"f.bin\" 0\n",
+     ["parent"]),
+])
+def test_bad_descriptors(tmp_path, hoist, text, words):
+    make_raw(tmp_path / "f.bin", MiB)
+    src = write_descriptor(tmp_path / "disk.vmdk", text)
+    assert_fails(hoist, src, tmp_path, "disk.vmdk", *words)
