@@ -574,7 +574,7 @@ def test_gt_entry_pointing_into_metadata(tmp_path, hoist):
                  "metadata")
 
 
-@pytest.mark.parametrize("field,offset,value,words", [
+HEADER_DAMAGE = [
     ("capacity", 12, struct.pack("<Q", 1 << 60), ["capacity"]),
     ("grain", 20, struct.pack("<Q", 3), ["grain size"]),
     ("grain", 20, struct.pack("<Q", 0), ["grain size"]),
@@ -583,12 +583,16 @@ def test_gt_entry_pointing_into_metadata(tmp_path, hoist):
     ("version", 4, struct.pack("<I", 7), ["version 7"]),
     ("newline", 73, b"\n \n\n", ["text mode"]),
     ("gd", 56, struct.pack("<Q", 1 << 40), ["grain directory"]),
-])
-@pytest.mark.parametrize("subformat", ["monolithicSparse", "streamOptimized"])
+]
+
+
+@pytest.mark.parametrize("subformat,field,offset,value,words", [
+    (sub, *damage) for sub in ("monolithicSparse", "streamOptimized")
+    for damage in HEADER_DAMAGE
+    # The stream reader does not use the grain directory.
+    if not (sub == "streamOptimized" and damage[0] == "gd")])
 def test_absurd_header_fields(tmp_path, hoist, subformat, field, offset,
                               value, words):
-    if field == "gd" and subformat == "streamOptimized":
-        pytest.skip("the stream reader does not use the grain directory")
     src = small_sparse(tmp_path, subformat, size=4 * MiB)
     patch(src, offset, value)
     assert_fails(hoist, src, tmp_path, "bad.vmdk", *words)
