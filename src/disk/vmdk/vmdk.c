@@ -442,6 +442,25 @@ static int open_sparse_extent(struct vmdk_disk *v, struct vext *e,
   return 0;
 }
 
+/* Extent files are named relative to the descriptor: no absolute path, no
+ * ".." component (with either kind of slash). */
+static bool name_stays_in_dir(const char *file)
+{
+  const char *p = file;
+
+  if (file[0] == '/' || file[0] == '\\')
+    return false;
+  while (*p) {
+    size_t n = strcspn(p, "/\\");
+    if (n == 2 && p[0] == '.' && p[1] == '.')
+      return false;
+    p += n;
+    if (*p)
+      p++;
+  }
+  return true;
+}
+
 static int open_extent(struct vmdk_disk *v, const struct vmdk_desc_extent *de,
                        const struct disk_open_opts *opts)
 {
@@ -479,6 +498,12 @@ static int open_extent(struct vmdk_disk *v, const struct vmdk_desc_extent *de,
     v->n_ext++;
     return 0;
   }
+  if (!name_stays_in_dir(de->file))
+    return error_set(EINVAL,
+                     "%s: line %u: extent file name \"%.200s\" leaves the "
+                     "descriptor's directory; hoist only opens extents next "
+                     "to it",
+                     name, de->line, de->file);
   if (!opts || !opts->open_sibling)
     return error_set(ENOTSUP,
                      "%s: cannot open extent file \"%.200s\" from here", name,
