@@ -98,12 +98,13 @@ int bytesource_read_full(struct bytesource *bs, void *buf, size_t len,
       return error_set(EIO,
                        "%s: truncated: the stream ends at byte %llu, "
                        "inside a block of %zu bytes",
-                       bs->name, (unsigned long long)(bs->stream_pos + got),
-                       len);
+                       bs->name, (unsigned long long)bs->stream_pos, len);
     }
     got += r;
+    /* Advanced as we go: a random-access source read as a stream reads
+     * at stream_pos. */
+    bs->stream_pos += r;
   }
-  bs->stream_pos += got;
   return 1;
 }
 

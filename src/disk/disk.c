@@ -128,8 +128,16 @@ static bool looks_like_vmdk_descriptor(const unsigned char *buf, size_t len)
          memmem(buf, len, "version", 7) != NULL;
 }
 
-int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
-              struct disk **ret)
+/* A gzip member header: magic, deflate, no reserved flag bits. */
+static bool looks_like_gzip(const unsigned char *buf, size_t len)
+{
+  return len >= 10 && buf[0] == 0x1f && buf[1] == 0x8b && buf[2] == 8 &&
+         (buf[3] & 0xe0) == 0;
+}
+
+static int disk_open_depth(struct bytesource *bs,
+                           const struct disk_open_opts *opts, struct disk **ret,
+                           int depth)
 {
   unsigned char head[1024];
   ssize_t n;
@@ -139,8 +147,27 @@ int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
     bytesource_close(bs);
     return -error_code();
   }
-  if (n >= 4 && memcmp(head, "QFI\xfb", 4) == 0)
+  /* A gzip-compressed image (disk.vmdk.gz, an OVF member with
+   * ovf:compression="gzip") is decoded on the fly, as a stream: only
+   * formats that can be read forward (streamOptimized VMDK) work so. */
+  if (depth == 0 && looks_like_gzip(head, n)) {
+    struct bytesource *gz;
+    int r = bytesource_open_gunzip(bs, &gz);
+    if (r < 0)
+      return r;
+    return disk_open_depth(gz, opts, ret, depth + 1);
+  }
+  if (n >= 4 && memcmp(head, "QFI\xfb", 4) == 0) {
+    if (!bytesource_can_pread(bs)) {
+      int r = error_set(ENOTSUP,
+                        "%s: a qcow2 image must be read at random offsets, "
+                        "but this %s source is a stream",
+                        bs->name, bs->ops->kind);
+      bytesource_close(bs);
+      return r;
+    }
     return qcow2_open(bs, ret);
+  }
   if (n >= 4 && memcmp(head, "KDMV", 4) == 0)
     return vmdk_open_sparse(bs, opts, ret);
   if (n >= 4 && memcmp(head, "COWD", 4) == 0) {
@@ -155,6 +182,12 @@ int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
   if (n > 0 && looks_like_vmdk_descriptor(head, n))
     return vmdk_open_descriptor(bs, opts, ret);
   return raw_open(bs, ret);
+}
+
+int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
+              struct disk **ret)
+{
+  return disk_open_depth(bs, opts, ret, 0);
 }
 
 /* Siblings of a local file live in the same directory. */
