@@ -128,8 +128,9 @@ static bool looks_like_vmdk_descriptor(const unsigned char *buf, size_t len)
          memmem(buf, len, "version", 7) != NULL;
 }
 
-int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
-              struct disk **ret)
+static int disk_open_detected(struct bytesource *bs,
+                              const struct disk_open_opts *opts,
+                              struct disk **ret)
 {
   unsigned char head[1024];
   ssize_t n;
@@ -155,6 +156,22 @@ int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
   if (n > 0 && looks_like_vmdk_descriptor(head, n))
     return vmdk_open_descriptor(bs, opts, ret);
   return raw_open(bs, ret);
+}
+
+int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
+              struct disk **ret)
+{
+  uint32_t request_size = bs->request_size;
+  unsigned max_readers = bs->max_readers;
+  int r = disk_open_detected(bs, opts, ret);
+
+  /* The source's hints hold for whatever decoder reads it. */
+  if (r == 0 && request_size > (*ret)->request_size)
+    (*ret)->request_size = request_size;
+  if (r == 0 && max_readers &&
+      (!(*ret)->max_workers || (*ret)->max_workers > max_readers))
+    (*ret)->max_workers = max_readers;
+  return r;
 }
 
 /* Siblings of a local file live in the same directory. */
