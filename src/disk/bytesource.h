@@ -46,15 +46,15 @@ struct bytesource {
   char *name;          /* for messages, e.g. "disk.vmdk" or "a.ova#d1.vmdk" */
   uint64_t size;       /* BYTESOURCE_SIZE_UNKNOWN for some streams */
   bool thread_safe;    /* pread may be called from several threads */
+  uint64_t stream_pos; /* bytes consumed so far by read_full/skip */
+  /* Bytes peeked from a stream, handed out again by the next reads. */
+  unsigned char *peeked;
+  size_t peeked_len, peeked_pos;
   /* Hints for the layers above (0: no preference): a preferred read size
    * (MiB-sized for HTTP) and how many preads may run at once (an imageio
    * ticket's max_readers). disk_open() hands them on to the disk. */
   uint32_t request_size;
   unsigned max_readers;
-  uint64_t stream_pos; /* bytes consumed so far by read_full/skip */
-  /* Bytes peeked from a stream, handed out again by the next reads. */
-  unsigned char *peeked;
-  size_t peeked_len, peeked_pos;
 };
 
 /* Opens a local file (or block device) read-only as a random-access,

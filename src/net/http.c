@@ -105,9 +105,10 @@ char *http_redact_secret(const char *text, const char *secret)
 
   if (!text)
     return NULL;
-  if (slen == 0)
+  /* A secret of 8 characters or less is its own first 8 characters. */
+  if (slen <= 8)
     return strdup(text);
-  keep = slen > 8 ? 8 : slen / 2;
+  keep = 8;
   for (p = text; (p = strstr(p, secret)); p += slen)
     n++;
   out = malloc(strlen(text) + n * (keep + 3) + 1);
@@ -239,8 +240,7 @@ static void share_unlock(CURL *h, curl_lock_data data, void *userptr)
     pthread_mutex_unlock(&c->share_locks[data]);
 }
 
-int http_client_new(const struct http_options *opts,
-                    struct http_client **ret)
+int http_client_new(const struct http_options *opts, struct http_client **ret)
 {
   struct http_client *c;
   unsigned i;
@@ -513,8 +513,8 @@ static int fail_status(struct http_conn *conn, const char *method,
 
   if (text)
     printable_line(text);
-  return conn_fail(conn, status_errno(status), "%s %s: %ld%s%s%s%s%s%s",
-                   method, url, status, reason && *reason ? " " : "",
+  return conn_fail(conn, status_errno(status), "%s %s: %ld%s%s%s%s%s%s", method,
+                   url, status, reason && *reason ? " " : "",
                    reason ? reason : "", text && *text ? ": " : "",
                    text ? text : "", advice ? ": " : "", advice ? advice : "");
 }
@@ -802,9 +802,8 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
     if (rc == CURLE_WRITE_ERROR && conn->overflow) {
       free(conn->buf);
       conn->buf = NULL;
-      return conn_fail(conn, EFBIG,
-                       "%s %s: the reply is larger than %zu bytes", method,
-                       url, body_max);
+      return conn_fail(conn, EFBIG, "%s %s: the reply is larger than %zu bytes",
+                       method, url, body_max);
     }
     if (rc == CURLE_OK && !status_is_transient(conn->status)) {
       resp->status = conn->status;
@@ -858,8 +857,8 @@ int http_json(struct http_conn *conn, const char *method, const char *url,
   http_response_clear(&resp);
   if (!j)
     return conn_fail(conn, EPROTO,
-                     "%s %s: the reply is not valid JSON: %s (line %d)",
-                     method, url, jerr.text, jerr.line);
+                     "%s %s: the reply is not valid JSON: %s (line %d)", method,
+                     url, jerr.text, jerr.line);
   *ret_json = j;
   return 0;
 }

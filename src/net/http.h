@@ -30,15 +30,15 @@
 #define HTTP_ERROR_BODY_MAX 1024
 
 struct http_options {
-  const char *cacert;        /* PEM file of trusted CAs; NULL: system CAs */
-  bool insecure;             /* do not verify the server's certificate */
-  long connect_timeout;      /* seconds; 0: 30 */
-  long low_speed_time;       /* seconds below low_speed_limit; 0: 60 */
-  long low_speed_limit;      /* bytes per second; 0: 1024 */
-  long request_timeout;      /* whole small (JSON) requests, s; 0: 120 */
-  unsigned max_attempts;     /* attempts per request; 0: 6 */
-  double retry_budget;       /* seconds for the retries of one request; 0: 60 */
-  double retry_delay;        /* first backoff delay, doubled; 0: 1 s */
+  const char *cacert;    /* PEM file of trusted CAs; NULL: system CAs */
+  bool insecure;         /* do not verify the server's certificate */
+  long connect_timeout;  /* seconds; 0: 30 */
+  long low_speed_time;   /* seconds below low_speed_limit; 0: 60 */
+  long low_speed_limit;  /* bytes per second; 0: 1024 */
+  long request_timeout;  /* whole small (JSON) requests, s; 0: 120 */
+  unsigned max_attempts; /* attempts per request; 0: 6 */
+  double retry_budget;   /* seconds for the retries of one request; 0: 60 */
+  double retry_delay;    /* first backoff delay, doubled; 0: 1 s */
 };
 
 /* Advice appended to a failed request's message for an HTTP status, or
@@ -54,8 +54,7 @@ struct http_response {
   size_t body_len;
 };
 
-int http_client_new(const struct http_options *opts,
-                    struct http_client **ret);
+int http_client_new(const struct http_options *opts, struct http_client **ret);
 void http_client_free(struct http_client *c);
 
 /* Messages show `secret` abbreviated wherever it appears (in URLs and in
@@ -102,7 +101,8 @@ char *http_origin(const char *url);
  * abbreviated. Caller frees; NULL when out of memory. */
 char *http_client_redact(const struct http_client *c, const char *text);
 
-/* Abbreviates secret in a copy of text ("0123abcd..." for a long one). */
+/* Abbreviates secret in a copy of text to its first 8 characters and
+ * "..." (a secret of at most 8 characters stays as it is). */
 char *http_redact_secret(const char *text, const char *secret);
 
 #endif

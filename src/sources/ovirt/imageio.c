@@ -59,8 +59,7 @@ static bool ticket_is_valid(const char *t)
 {
   static const char ok[] = "abcdefghijklmnopqrstuvwxyz"
                            "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~";
-  return *t && strspn(t, ok) == strlen(t) && !streq(t, ".") &&
-         !streq(t, "..");
+  return *t && strspn(t, ok) == strlen(t) && !streq(t, ".") && !streq(t, "..");
 }
 
 /* Splits the URL into the canonical https URL and the ticket. Messages
@@ -200,8 +199,8 @@ static int imageio_pread(struct bytesource *bs, void *buf, size_t len,
   return r;
 }
 
-static int imageio_extents(struct bytesource *bs, uint64_t offset,
-                           uint64_t len, struct extent_list *out)
+static int imageio_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
+                           struct extent_list *out)
 {
   struct imageio_source *s = (struct imageio_source *)bs;
   const struct extent_list *l = &s->extents;

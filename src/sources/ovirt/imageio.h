@@ -27,9 +27,9 @@
 #define IMAGEIO_REQUEST_SIZE (8u * 1024 * 1024)
 
 struct imageio_options {
-  const char *cacert;      /* PEM file with the engine's CA; NULL: system */
-  bool insecure;           /* skip TLS verification (the caller warns) */
-  unsigned max_readers;    /* 0: as many as the ticket allows */
+  const char *cacert;   /* PEM file with the engine's CA; NULL: system */
+  bool insecure;        /* skip TLS verification (the caller warns) */
+  unsigned max_readers; /* 0: as many as the ticket allows */
 };
 
 /* True for the URL forms above (imageio+https://, and https:// URLs
