@@ -203,6 +203,44 @@ def test_daemon_killed_and_restarted_mid_transfer(tmp_path, hoist_bin,
     assert after < data
 
 
+def test_storage_restarted_mid_transfer(tmp_path, hoist_bin,
+                                       imageio_daemon_factory, nbd_server):
+    """qemu-nbd behind the daemon dies and comes back: replies are cut
+    short, then the daemon answers 500 until its backend is back; both are
+    retried, cut ranges resume, and the copy is identical."""
+    size = GiB
+    src = make_raw(tmp_path / "in.raw", size, [
+        (i * 64 * MiB, 2 * MiB, 0x30 + i) for i in range(8)])
+    nbd = nbd_server(src, "raw", bps=4 * MiB)
+    daemon = imageio_daemon_factory(buffer_size=256 * 1024).start()
+    tid = daemon.add_ticket(nbd.url, size)
+    out = tmp_path / "out.raw"
+    proc = subprocess.Popen(
+        [str(hoist_bin), "copy", "--no-progress", "--cacert",
+         str(daemon.pki["ca"]), daemon.url(tid), str(out)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while daemon.ticket_info(tid).get("transferred", 0) < 4 * MiB:
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.1)
+        nbd.proc.kill()
+        nbd.proc.wait()
+        nbd.sock.unlink()
+        time.sleep(2)
+        nbd_server(src, "raw", bps=4 * MiB, sock=nbd.sock)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert_same_content(src, out)
+    log = daemon.log.read_text()
+    assert "Request aborted after starting response" in log
+    assert "Server error" in log
+
+
 def test_expired_ticket(tmp_path, hoist, imageio_daemon):
     src = random_file(tmp_path / "in.raw", MiB)
     tid = imageio_daemon.add_ticket(f"file://{src}", MiB, timeout=1)

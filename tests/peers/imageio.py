@@ -379,11 +379,12 @@ def imageio_daemon_factory(imageio_venv, imageio_pki, tmp_path_factory):
 
 @pytest.fixture
 def nbd_server(tmp_path):
-    """Starts qemu-nbd for an image: nbd_server(image, fmt, bps=None)."""
+    """Starts qemu-nbd for an image: nbd_server(image, fmt, bps=None,
+    sock=None)."""
     servers = []
 
-    def start(image, fmt, bps=None):
-        sock = tmp_path / ("nbd%d.sock" % len(servers))
+    def start(image, fmt, bps=None, sock=None):
+        sock = sock or tmp_path / ("nbd%d.sock" % len(servers))
         s = QemuNbd(image, fmt, sock, bps=bps)
         servers.append(s)
         return s
