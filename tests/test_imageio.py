@@ -1,8 +1,10 @@
 """hoist copy from oVirt imageio tickets, against the real ovirt-imageio
 daemon over TLS on loopback (tests/peers/imageio.py), with the file
 backend and the nbd backend (qemu-nbd), as oVirt sets them up."""
+import json
 import os
 import re
+import socket
 import subprocess
 import time
 
@@ -361,3 +363,206 @@ def test_cacert_usage_errors(tmp_path, hoist, imageio_daemon):
               url, out, check=False)
     assert p.returncode == 2
     assert "--insecure" in hoist("copy", "--help").stdout
+
+
+# ---- a misbehaving server ----
+#
+# The real daemon never sends a wrong range or an oversized reply, so the
+# client's defences against one are checked with a small HTTPS server
+# that speaks imageio's OPTIONS and extents and then misbehaves on GET.
+
+class OddServer:
+    def __init__(self, pki, data, behave):
+        import http.server
+        import ssl
+        import threading
+        self.data = data
+        self.behave = behave  # behave(handler, first, last, n) -> bool
+        self.padding = 0
+        self.ranges = []
+        odd = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, body, ctype="application/json",
+                      headers=()):
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                for k, v in headers:
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_OPTIONS(self):
+                self.reply(200, odd.options())
+
+            def do_GET(self):
+                if self.path.endswith("/extents?context=zero"):
+                    ext = odd.extents()
+                    body = ext if isinstance(ext, bytes) else \
+                        json.dumps(ext).encode()
+                    return self.reply(200, body)
+                m = re.match(r"bytes=(\d+)-(\d+)$",
+                             self.headers.get("Range", ""))
+                first, last = int(m.group(1)), int(m.group(2))
+                odd.ranges.append((first, last))
+                if not odd.behave(self, first, last, len(odd.ranges)):
+                    self.reply(206, odd.data[first:last + 1],
+                               "application/octet-stream",
+                               [("Content-Range", "bytes %d-%d/%d" % (
+                                   first, last, len(odd.data)))])
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                     Handler)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(pki["cert"], pki["key"])
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
+                                            server_side=True)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def options(self):
+        return json.dumps({"features": ["extents"], "max_readers": 2,
+                           "padding": "x" * self.padding}).encode()
+
+    def extents(self):
+        return [{"start": 0, "length": len(self.data), "zero": False,
+                 "hole": False}]
+
+    def url(self):
+        return "imageio+https://127.0.0.1:%d/images/%s" % (
+            self.port, "f00dfeed-0000-1111-2222-333344445555")
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def odd_server(imageio_pki):
+    made = []
+
+    def make(data, behave, extents=None):
+        s = OddServer(imageio_pki, data, behave)
+        if extents is not None:
+            s.extents = lambda: extents
+        made.append(s)
+        return s
+
+    yield make
+    for s in made:
+        s.stop()
+
+
+def test_range_cut_short_resumes_where_it_stopped(tmp_path, hoist,
+                                                  odd_server, imageio_pki):
+    data = os.urandom(3 * MiB + 5)
+
+    def behave(h, first, last, n):
+        if n == 2:  # the first data GET: send half, then drop the line
+            half = (last - first + 1) // 2
+            h.send_response(206)
+            h.send_header("Content-Range", "bytes %d-%d/%d" % (
+                first, last, len(data)))
+            h.send_header("Content-Length", str(last - first + 1))
+            h.end_headers()
+            h.wfile.write(data[first:first + half])
+            h.wfile.flush()
+            h.close_connection = True
+            h.request.shutdown(socket.SHUT_RDWR)
+            return True
+        return False
+
+    s = odd_server(data, behave)
+    out = tmp_path / "out.raw"
+    hoist("copy", "-w", "1", "--cacert", imageio_pki["ca"], s.url(), out)
+    assert out.read_bytes() == data
+    # The retry asked for the rest of the range, not all of it again.
+    (f1, l1), (f2, l2) = s.ranges[1], s.ranges[2]
+    assert l2 == l1 and f2 == f1 + (l1 - f1 + 1) // 2
+
+
+def test_server_errors_are_retried(tmp_path, hoist, odd_server, imageio_pki):
+    data = os.urandom(MiB)
+
+    def behave(h, first, last, n):
+        if n in (2, 3):
+            h.reply(503, b"busy\n", "text/plain")
+            return True
+        return False
+
+    s = odd_server(data, behave)
+    out = tmp_path / "out.raw"
+    hoist("copy", "--cacert", imageio_pki["ca"], s.url(), out)
+    assert out.read_bytes() == data
+
+
+@pytest.mark.parametrize("odd,expect", [
+    ("ignores range", "ignored the Range header"),
+    ("wrong range", "but the server sent bytes"),
+    ("too long", "more than the"),
+    ("404", "404"),
+])
+def test_wrong_range_replies_are_errors(tmp_path, hoist, odd_server,
+                                        imageio_pki, odd, expect):
+    data = os.urandom(2 * MiB)
+
+    def behave(h, first, last, n):
+        if n == 1:
+            return False  # format detection reads the first KiB
+        if odd == "ignores range":
+            h.reply(200, data, "application/octet-stream")
+        elif odd == "wrong range":
+            h.reply(206, data[first + 1:last + 2], "application/octet-stream",
+                    [("Content-Range", "bytes %d-%d/%d" % (
+                        first + 1, last + 1, len(data)))])
+        elif odd == "too long":
+            h.reply(206, data[first:last + 2], "application/octet-stream",
+                    [("Content-Range", "bytes %d-%d/%d" % (
+                        first, last, len(data)))])
+        else:
+            h.reply(404, b"gone\n", "text/plain")
+        return True
+
+    s = odd_server(data, behave)
+    out = tmp_path / "out.raw"
+    p = hoist("copy", "--cacert", imageio_pki["ca"], s.url(), out,
+              check=False)
+    line = assert_one_line_error(p, out)
+    assert expect in line
+    assert "f00dfeed..." in line and "0000-1111" not in line
+
+
+@pytest.mark.parametrize("extents,expect", [
+    ([{"start": 0, "length": MiB, "zero": False},
+      {"start": MiB + 512, "length": MiB, "zero": True}],
+     "does not follow"),
+    ([{"start": 0, "length": "1", "zero": False}], "integer start"),
+    ({"not": "a list"}, "not a JSON array"),
+    (b'[{"start": 0, "length": 1, "zero": false},]', "not valid JSON"),
+])
+def test_bad_extents_are_errors(tmp_path, hoist, odd_server, imageio_pki,
+                                extents, expect):
+    s = odd_server(os.urandom(2 * MiB), lambda *a: False, extents=extents)
+    out = tmp_path / "out.raw"
+    p = hoist("copy", "--cacert", imageio_pki["ca"], s.url(), out,
+              check=False)
+    line = assert_one_line_error(p, out)
+    assert expect in line
+
+
+def test_oversized_reply_is_refused(tmp_path, hoist, odd_server, imageio_pki):
+    s = odd_server(os.urandom(MiB), lambda *a: False)
+    s.padding = 100 * 1024
+    out = tmp_path / "out.raw"
+    p = hoist("copy", "--cacert", imageio_pki["ca"], s.url(), out,
+              check=False)
+    line = assert_one_line_error(p, out)
+    assert "larger than 65536 bytes" in line

@@ -156,9 +156,19 @@ char *http_client_redact(const struct http_client *c, const char *text)
     free(cur);
     cur = next;
   }
-  /* Messages name the resource, not its query string. */
-  if (cur && (q = strstr(cur, "://")) && (q = strchr(q, '?')))
-    *q = 0;
+  /* Messages name the resource, not its query string (which may hold
+   * tokens): drop it up to the end of the URL, keeping a ':' after it. */
+  for (q = cur; q && (q = strstr(q, "://"));) {
+    char *end;
+    q += 3;
+    q += strcspn(q, "? \t");
+    if (*q != '?')
+      continue;
+    end = q + strcspn(q, " \t");
+    if (end > q + 1 && end[-1] == ':')
+      end--;
+    memmove(q, end, strlen(end) + 1);
+  }
   return cur;
 }
 
