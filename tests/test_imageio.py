@@ -66,7 +66,7 @@ def test_file_backend_raw(tmp_path, hoist, imageio_daemon):
         os.path.getsize(src)
 
 
-@pytest.mark.parametrize("size", [1, 4095, 8 * MiB - 1, 8 * MiB,
+@pytest.mark.parametrize("size", [0, 1, 4095, 8 * MiB - 1, 8 * MiB,
                                   8 * MiB + 1, 17 * MiB + 511])
 def test_sizes_around_the_request_size(tmp_path, hoist, imageio_daemon,
                                        size):
