@@ -42,7 +42,7 @@ struct http_client {
 };
 
 /* Where the body of the current reply goes. */
-enum sink_kind { SINK_RANGE, SINK_BODY };
+enum sink_kind { SINK_RANGE, SINK_BODY, SINK_STREAM };
 
 struct http_conn {
   struct http_client *client;
@@ -67,6 +67,17 @@ struct http_conn {
   /* The body of a non-2xx reply to a range GET. */
   char err_body[HTTP_ERROR_BODY_MAX + 1];
   size_t err_len;
+
+  /* A streaming GET of [s_start, s_end) on the multi handle, of which
+   * the bytes before s_next were delivered. While the caller works on
+   * them the transfer is paused: the server goes on sending into the
+   * socket buffers. */
+  CURLM *multi;
+  bool in_multi, s_done, s_bad;
+  uint64_t s_start, s_next, s_end;
+  size_t skip; /* bytes curl delivers again after a pause, already taken */
+  CURLcode s_result;
+  char *s_url;
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -379,19 +390,69 @@ static size_t header_cb(char *data, size_t size, size_t n, void *opaque)
   return len;
 }
 
+static void keep_error_body(struct http_conn *conn, const char *data,
+                            size_t len)
+{
+  size_t k = MIN(HTTP_ERROR_BODY_MAX - conn->err_len, len);
+
+  memcpy(conn->err_body + conn->err_len, data, k);
+  conn->err_len += k;
+  conn->err_body[conn->err_len] = 0;
+}
+
+/* The reply of a streaming GET is good if it is the range asked for (or
+ * the whole resource, when that is what was asked for). */
+static bool stream_reply_ok(const struct http_conn *conn)
+{
+  if (conn->status == 206)
+    return conn->have_range && conn->range_first == conn->s_start &&
+           conn->range_last == conn->s_end - 1;
+  return conn->status == 200 && conn->s_start == 0;
+}
+
+static size_t stream_write(struct http_conn *conn, const char *data, size_t len)
+{
+  size_t drop, avail, room, n;
+
+  if (conn->status < 200 || conn->status > 299) {
+    keep_error_body(conn, data, len);
+    return len;
+  }
+  if (!stream_reply_ok(conn)) {
+    conn->s_bad = true;
+    return 0;
+  }
+  /* After a pause, curl hands the same bytes again: skip those taken. */
+  drop = MIN(conn->skip, len);
+  conn->skip -= drop;
+  avail = len - drop;
+  if (avail > conn->s_end - conn->s_next) {
+    conn->overflow = true;
+    return 0;
+  }
+  room = conn->buf_cap - conn->got;
+  n = MIN(avail, room);
+  memcpy(conn->buf + conn->got, data + drop, n);
+  conn->got += n;
+  conn->s_next += n;
+  if (n < avail) {
+    conn->skip = drop + n;
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  return len;
+}
+
 static size_t write_cb(char *data, size_t size, size_t n, void *opaque)
 {
   struct http_conn *conn = opaque;
   size_t len = size * n;
 
+  if (conn->sink == SINK_STREAM)
+    return stream_write(conn, data, len);
   if (conn->status < 200 || conn->status > 299) {
     if (conn->sink == SINK_RANGE) {
       /* An error reply: keep its start for the message. */
-      size_t room = HTTP_ERROR_BODY_MAX - conn->err_len;
-      size_t k = MIN(room, len);
-      memcpy(conn->err_body + conn->err_len, data, k);
-      conn->err_len += k;
-      conn->err_body[conn->err_len] = 0;
+      keep_error_body(conn, data, len);
       return len;
     }
   }
@@ -464,10 +525,23 @@ int http_conn_new(struct http_client *c, struct http_conn **ret)
   return 0;
 }
 
+static void stream_abandon(struct http_conn *conn)
+{
+  if (conn->in_multi)
+    curl_multi_remove_handle(conn->multi, conn->easy);
+  conn->in_multi = false;
+  conn->skip = 0;
+  free(conn->s_url);
+  conn->s_url = NULL;
+}
+
 void http_conn_free(struct http_conn *conn)
 {
   if (!conn)
     return;
+  stream_abandon(conn);
+  if (conn->multi)
+    curl_multi_cleanup(conn->multi);
   if (conn->easy)
     curl_easy_cleanup(conn->easy);
   curl_slist_free_all(conn->json_headers);
@@ -477,6 +551,39 @@ void http_conn_free(struct http_conn *conn)
 }
 
 /* ---- requests ---- */
+
+/* curl_easy_perform() on the connection's multi handle, so that streaming
+ * GETs and plain requests share one connection cache. */
+static CURLcode conn_perform(struct http_conn *conn)
+{
+  CURLcode rc = CURLE_OK;
+  CURLMsg *msg;
+  bool done = false;
+  int running, left;
+
+  if (!conn->multi && !(conn->multi = curl_multi_init()))
+    return CURLE_OUT_OF_MEMORY;
+  if (curl_multi_add_handle(conn->multi, conn->easy) != CURLM_OK)
+    return CURLE_FAILED_INIT;
+  while (!done) {
+    if (curl_multi_perform(conn->multi, &running) != CURLM_OK) {
+      rc = CURLE_FAILED_INIT;
+      break;
+    }
+    while ((msg = curl_multi_info_read(conn->multi, &left)))
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == conn->easy) {
+        done = true;
+        rc = msg->data.result;
+      }
+    if (!done &&
+        curl_multi_poll(conn->multi, NULL, 0, 1000, NULL) != CURLM_OK) {
+      rc = CURLE_FAILED_INIT;
+      break;
+    }
+  }
+  curl_multi_remove_handle(conn->multi, conn->easy);
+  return rc;
+}
 
 enum outcome { DONE, RETRY, FAIL };
 
@@ -680,6 +787,7 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
     return 0;
   if (offset + len < offset)
     return conn_fail(conn, EINVAL, "GET %s: range out of bounds", url);
+  stream_abandon(conn);
   retry_init(&rs, o);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
@@ -702,7 +810,7 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
     conn->got = 0;
     snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, first, last);
     curl_easy_setopt(h, CURLOPT_RANGE, range);
-    rc = curl_easy_perform(h);
+    rc = conn_perform(conn);
     if (conn->status)
       atomic_store(&conn->client->reached, true);
     /* Only bytes of a good partial reply count, even if cut short. */
@@ -761,6 +869,163 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
   }
 }
 
+uint64_t http_conn_stream_next(const struct http_conn *conn)
+{
+  return conn->in_multi && !conn->s_done ? conn->s_next : UINT64_MAX;
+}
+
+/* Starts a GET of [s_next, s_end) on the multi handle. */
+static int stream_start(struct http_conn *conn, const char *url)
+{
+  const struct http_options *o = &conn->client->opts;
+  CURL *h = conn->easy;
+  char range[64];
+
+  if (!conn->multi && !(conn->multi = curl_multi_init()))
+    return error_set(ENOMEM, "cannot create a libcurl multi handle");
+  if (!conn->s_url && !(conn->s_url = strdup(url)))
+    return error_set(ENOMEM, "out of memory");
+  attempt_reset(conn);
+  conn->s_start = conn->s_next;
+  conn->s_done = conn->s_bad = false;
+  conn->s_result = CURLE_OK;
+  conn->skip = 0;
+  snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, conn->s_start,
+           conn->s_end - 1);
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 0L);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
+  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o->low_speed_time);
+  curl_easy_setopt(h, CURLOPT_RANGE, range);
+  if (curl_multi_add_handle(conn->multi, h) != CURLM_OK)
+    return error_set(EIO, "cannot start a libcurl transfer");
+  conn->in_multi = true;
+  return 0;
+}
+
+/* Drives the transfer until the buffer is full or the GET ends. */
+static int stream_pump(struct http_conn *conn)
+{
+  CURLMsg *msg;
+  int running, left;
+
+  curl_easy_pause(conn->easy, CURLPAUSE_CONT);
+  /* Once the last byte is in, run on to the end of the reply, so that
+   * the connection stays open for the next request. */
+  while ((conn->got < conn->buf_cap || conn->s_next == conn->s_end) &&
+         !conn->s_done) {
+    if (curl_multi_perform(conn->multi, &running) != CURLM_OK)
+      return error_set(EIO, "libcurl multi handle failed");
+    while ((msg = curl_multi_info_read(conn->multi, &left)))
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == conn->easy) {
+        conn->s_done = true;
+        conn->s_result = msg->data.result;
+      }
+    if (conn->s_done ||
+        (conn->got >= conn->buf_cap && conn->s_next < conn->s_end))
+      break;
+    if (curl_multi_poll(conn->multi, NULL, 0, 1000, NULL) != CURLM_OK)
+      return error_set(EIO, "libcurl multi handle failed");
+  }
+  if (conn->status)
+    atomic_store(&conn->client->reached, true);
+  return 0;
+}
+
+int http_get_stream(struct http_conn *conn, const char *url, void *buf,
+                    size_t len, uint64_t offset, uint64_t end)
+{
+  struct retry_state rs;
+  uint64_t stop = offset + len;
+  int r;
+
+  if (len == 0)
+    return 0;
+  if (stop < offset || end < stop)
+    return conn_fail(conn, EINVAL, "GET %s: range out of bounds", url);
+  /* Go on with the open GET if it is at offset and covers the range. */
+  if (!(conn->in_multi && !conn->s_done && conn->s_next == offset &&
+        stop <= conn->s_end && streq(conn->s_url, url)))
+    stream_abandon(conn);
+  retry_init(&rs, &conn->client->opts);
+  conn->sink = SINK_STREAM;
+  conn->buf = buf;
+  conn->buf_cap = len;
+  conn->got = 0;
+  for (;;) {
+    uint64_t before = conn->s_next;
+    bool transient;
+
+    if (!conn->in_multi) {
+      conn->s_next = offset + conn->got;
+      conn->s_end = end;
+      rs.attempts++;
+      if ((r = stream_start(conn, url)) < 0)
+        break;
+    }
+    if ((r = stream_pump(conn)) < 0)
+      break;
+    if (conn->got == len && !conn->overflow) {
+      if (conn->s_done)
+        stream_abandon(conn); /* complete: the connection is reusable */
+      conn->buf = NULL;
+      return 0;
+    }
+    /* Too much, or the GET ended before the buffer was full. */
+    if (conn->overflow && conn->status == 200) {
+      r = range_fail_reply(conn, url, conn->s_start, conn->s_end - 1);
+      break;
+    }
+    if (conn->overflow) {
+      r = conn_fail(conn, EPROTO,
+                    "GET %s: the server sent more than the %" PRIu64
+                    " bytes asked for",
+                    url, conn->s_end - conn->s_start);
+      break;
+    }
+    if (conn->s_bad) {
+      r = range_fail_reply(conn, url, conn->s_start, conn->s_end - 1);
+      break;
+    }
+    if (conn->s_result == CURLE_OK) {
+      transient = stream_reply_ok(conn) || status_is_transient(conn->status);
+      if (!transient) {
+        r = fail_status(conn, "GET", url, conn->status, conn->reason,
+                        conn->err_body);
+        break;
+      }
+    } else {
+      transient = curl_is_transient(conn, conn->s_result);
+      if (!transient) {
+        r = fail_curl(conn, "GET", url, conn->s_result, rs.attempts);
+        break;
+      }
+    }
+    stream_abandon(conn);
+    if (conn->s_next > before)
+      retry_progress(&rs);
+    if (!retry_wait(&rs)) {
+      if (conn->s_result != CURLE_OK)
+        r = fail_curl(conn, "GET", url, conn->s_result, rs.attempts);
+      else if (status_is_transient(conn->status))
+        r = fail_status(conn, "GET", url, conn->status, conn->reason,
+                        conn->err_body);
+      else
+        r = conn_fail(conn, EIO,
+                      "GET %s: the reply ended at byte %" PRIu64 " of %" PRIu64
+                      " (gave up after %u attempts)",
+                      url, conn->s_next, conn->s_end, rs.attempts);
+      break;
+    }
+  }
+  stream_abandon(conn);
+  conn->buf = NULL;
+  return r;
+}
+
 void http_response_clear(struct http_response *resp)
 {
   free(resp->body);
@@ -778,6 +1043,7 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
   CURLcode rc;
 
   memset(resp, 0, sizeof *resp);
+  stream_abandon(conn);
   if (body && !(payload = json_dumps(body, JSON_COMPACT)))
     return error_set(ENOMEM, "out of memory");
   retry_init(&rs, o);
@@ -806,7 +1072,7 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
     conn->buf_cap = body_max;
     conn->got = 0;
     conn->body_alloc = 0;
-    rc = curl_easy_perform(h);
+    rc = conn_perform(conn);
     if (conn->status)
       atomic_store(&conn->client->reached, true);
     if (rc == CURLE_WRITE_ERROR && conn->overflow) {

@@ -73,6 +73,19 @@ void http_conn_free(struct http_conn *conn);
 int http_get_range(struct http_conn *conn, const char *url, void *buf,
                    size_t len, uint64_t offset, uint64_t *ret_total);
 
+/* As http_get_range(), as part of a longer GET of [offset, end) that stays
+ * open: the next call at offset+len (on this connection) goes on with it
+ * without a new request, and the server keeps sending while the caller
+ * works. A call elsewhere abandons the open GET (closing its connection),
+ * so `end` should be where the caller's sequential reading stops; with
+ * end == offset + len this is a plain range GET on a kept-alive
+ * connection. A GET cut short resumes from its first missing byte. */
+int http_get_stream(struct http_conn *conn, const char *url, void *buf,
+                    size_t len, uint64_t offset, uint64_t end);
+
+/* Where the open GET of a connection goes on, or UINT64_MAX. */
+uint64_t http_conn_stream_next(const struct http_conn *conn);
+
 /* A request with an optional JSON body. The reply body (capped at
  * body_max bytes) is returned in resp, whatever the status, once the
  * request completed; transient failures are retried first (POST only

@@ -29,8 +29,16 @@ struct imageio_source {
   /* Idle connections; each concurrent pread takes one of its own. */
   pthread_mutex_t lock;
   struct http_conn **idle;
-  unsigned nidle, idle_cap;
+  unsigned nidle, idle_cap, nconns;
 };
+
+/* What this thread asked extents() for last: the copy engine asks for the
+ * extents of a work unit, then reads its data in order, so a GET may run
+ * on to the end of the unit's data without a new request. */
+static _Thread_local struct {
+  const struct imageio_source *source;
+  uint64_t start, end;
+} read_hint;
 
 /* ---- URLs ---- */
 
@@ -151,16 +159,39 @@ char *imageio_display_url(const char *spec)
 
 /* ---- connections ---- */
 
-static struct http_conn *conn_get(struct imageio_source *s)
+static void take_idle(struct imageio_source *s, unsigned i,
+                      struct http_conn **ret)
+{
+  *ret = s->idle[i];
+  s->idle[i] = s->idle[--s->nidle];
+}
+
+/* A connection for a read at offset: the one whose open GET goes on
+ * there, else one without an open GET, else a new one (up to twice the
+ * readers allowed; past that, one whose open GET is given up). */
+static struct http_conn *conn_get(struct imageio_source *s, uint64_t offset)
 {
   struct http_conn *conn = NULL;
+  unsigned i;
 
   pthread_mutex_lock(&s->lock);
-  if (s->nidle)
-    conn = s->idle[--s->nidle];
+  for (i = 0; !conn && i < s->nidle; i++)
+    if (http_conn_stream_next(s->idle[i]) == offset)
+      take_idle(s, i, &conn);
+  for (i = 0; !conn && i < s->nidle; i++)
+    if (http_conn_stream_next(s->idle[i]) == UINT64_MAX)
+      take_idle(s, i, &conn);
+  if (!conn && s->nidle && s->nconns >= 2 * MAX(s->bs.max_readers, 1))
+    take_idle(s, s->nidle - 1, &conn);
+  if (!conn)
+    s->nconns++;
   pthread_mutex_unlock(&s->lock);
-  if (!conn && http_conn_new(s->client, &conn) < 0)
+  if (!conn && http_conn_new(s->client, &conn) < 0) {
+    pthread_mutex_lock(&s->lock);
+    s->nconns--;
+    pthread_mutex_unlock(&s->lock);
     return NULL;
+  }
   return conn;
 }
 
@@ -178,6 +209,8 @@ static void conn_put(struct imageio_source *s, struct http_conn *conn)
   if (s->nidle < s->idle_cap) {
     s->idle[s->nidle++] = conn;
     conn = NULL;
+  } else {
+    s->nconns--;
   }
   pthread_mutex_unlock(&s->lock);
   http_conn_free(conn);
@@ -185,16 +218,53 @@ static void conn_put(struct imageio_source *s, struct http_conn *conn)
 
 /* ---- bytesource ops ---- */
 
+/* The extent that holds offset (there is one: offset < size). */
+static const struct extent *extent_at(const struct extent_list *l,
+                                      uint64_t offset)
+{
+  size_t lo = 0, hi = l->len;
+
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (l->ptr[mid].offset + l->ptr[mid].length <= offset)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < l->len ? &l->ptr[lo] : NULL;
+}
+
+/* Where the GET for a read may run on to: the end of the data that this
+ * thread is reading in order (see read_hint), or just the read. */
+static uint64_t stream_end(const struct imageio_source *s, uint64_t offset,
+                           size_t len)
+{
+  uint64_t stop = offset + len, end = s->bs.size;
+  const struct extent *e;
+
+  if (read_hint.source != s || offset < read_hint.start || stop > read_hint.end)
+    return stop;
+  end = MIN(end, read_hint.end);
+  if (s->have_extents) {
+    e = extent_at(&s->extents, offset);
+    if (!e || e->zero)
+      return stop;
+    end = MIN(end, e->offset + e->length);
+  }
+  return MAX(end, stop);
+}
+
 static int imageio_pread(struct bytesource *bs, void *buf, size_t len,
                          uint64_t offset)
 {
   struct imageio_source *s = (struct imageio_source *)bs;
-  struct http_conn *conn = conn_get(s);
+  struct http_conn *conn = conn_get(s, offset);
   int r;
 
   if (!conn)
     return -error_code();
-  r = http_get_range(conn, s->url, buf, len, offset, NULL);
+  r = http_get_stream(conn, s->url, buf, len, offset,
+                      stream_end(s, offset, len));
   conn_put(s, conn);
   return r;
 }
@@ -205,20 +275,15 @@ static int imageio_extents(struct bytesource *bs, uint64_t offset, uint64_t len,
   struct imageio_source *s = (struct imageio_source *)bs;
   const struct extent_list *l = &s->extents;
   uint64_t end = offset + len;
-  size_t lo = 0, hi = l->len;
+  const struct extent *e;
 
+  read_hint.source = s;
+  read_hint.start = offset;
+  read_hint.end = end;
   if (!s->have_extents)
     return extent_list_add(out, offset, len, false);
-  /* The first extent that ends after offset. */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (l->ptr[mid].offset + l->ptr[mid].length <= offset)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  for (; lo < l->len && l->ptr[lo].offset < end; lo++) {
-    const struct extent *e = &l->ptr[lo];
+  for (e = extent_at(l, offset); e && e < l->ptr + l->len && e->offset < end;
+       e++) {
     uint64_t a = MAX(e->offset, offset);
     uint64_t b = MIN(e->offset + e->length, end);
     int r = extent_list_add(out, a, b - a, e->zero);
