@@ -1,5 +1,6 @@
 /* The HTTP client (see http.h). */
 #include "net/http.h"
+#include "net/http_internal.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -25,60 +26,6 @@
 #define DEFAULT_BUDGET 60.0
 #define DEFAULT_DELAY 1.0
 #define CURL_BUFFER (256 * 1024)
-#define MAX_SECRETS 4
-#define REASON_MAX 64
-
-struct http_client {
-  struct http_options opts;
-  char *cacert;
-  char *secrets[MAX_SECRETS];
-  unsigned nsecrets;
-  http_status_advice_fn advice;
-  CURLSH *share;
-  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
-  /* Set once any request got an HTTP reply: from then on, a refused
-   * connection means a server restarting, not a wrong address. */
-  atomic_bool reached;
-};
-
-/* Where the body of the current reply goes. */
-enum sink_kind { SINK_RANGE, SINK_BODY, SINK_STREAM };
-
-struct http_conn {
-  struct http_client *client;
-  CURL *easy;
-  struct curl_slist *json_headers;
-  char errbuf[CURL_ERROR_SIZE];
-
-  /* Per attempt: the reply's status line and headers. */
-  long status;
-  char reason[REASON_MAX];
-  bool have_range;
-  uint64_t range_first, range_last, range_total;
-  bool range_total_known;
-
-  /* Per attempt: the body. */
-  enum sink_kind sink;
-  char *buf;      /* SINK_RANGE: caller's buffer; SINK_BODY: growable */
-  size_t buf_cap; /* bytes the sink accepts */
-  size_t got;
-  size_t body_alloc;
-  bool overflow;
-  /* The body of a non-2xx reply to a range GET. */
-  char err_body[HTTP_ERROR_BODY_MAX + 1];
-  size_t err_len;
-
-  /* A streaming GET of [s_start, s_end) on the multi handle, of which
-   * the bytes before s_next were delivered. While the caller works on
-   * them the transfer is paused: the server goes on sending into the
-   * socket buffers. */
-  CURLM *multi;
-  bool in_multi, s_done, s_bad;
-  uint64_t s_start, s_next, s_end;
-  size_t skip; /* bytes curl delivers again after a pause, already taken */
-  CURLcode s_result;
-  char *s_url;
-};
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static CURLcode global_result;
@@ -207,9 +154,7 @@ char *http_origin(const char *url)
 }
 
 /* Records a message after redacting it; returns -errnum. */
-static int conn_fail(struct http_conn *conn, int errnum, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int conn_fail(struct http_conn *conn, int errnum, const char *fmt, ...)
+int http_conn_fail(struct http_conn *conn, int errnum, const char *fmt, ...)
 {
   _cleanup_free_ char *raw = NULL, *clean = NULL;
   va_list ap;
@@ -390,8 +335,7 @@ static size_t header_cb(char *data, size_t size, size_t n, void *opaque)
   return len;
 }
 
-static void keep_error_body(struct http_conn *conn, const char *data,
-                            size_t len)
+void http_keep_error_body(struct http_conn *conn, const char *data, size_t len)
 {
   size_t k = MIN(HTTP_ERROR_BODY_MAX - conn->err_len, len);
 
@@ -400,59 +344,17 @@ static void keep_error_body(struct http_conn *conn, const char *data,
   conn->err_body[conn->err_len] = 0;
 }
 
-/* The reply of a streaming GET is good if it is the range asked for (or
- * the whole resource, when that is what was asked for). */
-static bool stream_reply_ok(const struct http_conn *conn)
-{
-  if (conn->status == 206)
-    return conn->have_range && conn->range_first == conn->s_start &&
-           conn->range_last == conn->s_end - 1;
-  return conn->status == 200 && conn->s_start == 0;
-}
-
-static size_t stream_write(struct http_conn *conn, const char *data, size_t len)
-{
-  size_t drop, avail, room, n;
-
-  if (conn->status < 200 || conn->status > 299) {
-    keep_error_body(conn, data, len);
-    return len;
-  }
-  if (!stream_reply_ok(conn)) {
-    conn->s_bad = true;
-    return 0;
-  }
-  /* After a pause, curl hands the same bytes again: skip those taken. */
-  drop = MIN(conn->skip, len);
-  conn->skip -= drop;
-  avail = len - drop;
-  if (avail > conn->s_end - conn->s_next) {
-    conn->overflow = true;
-    return 0;
-  }
-  room = conn->buf_cap - conn->got;
-  n = MIN(avail, room);
-  memcpy(conn->buf + conn->got, data + drop, n);
-  conn->got += n;
-  conn->s_next += n;
-  if (n < avail) {
-    conn->skip = drop + n;
-    return CURL_WRITEFUNC_PAUSE;
-  }
-  return len;
-}
-
 static size_t write_cb(char *data, size_t size, size_t n, void *opaque)
 {
   struct http_conn *conn = opaque;
   size_t len = size * n;
 
   if (conn->sink == SINK_STREAM)
-    return stream_write(conn, data, len);
+    return http_stream_write(conn, data, len);
   if (conn->status < 200 || conn->status > 299) {
     if (conn->sink == SINK_RANGE) {
       /* An error reply: keep its start for the message. */
-      keep_error_body(conn, data, len);
+      http_keep_error_body(conn, data, len);
       return len;
     }
   }
@@ -525,21 +427,11 @@ int http_conn_new(struct http_client *c, struct http_conn **ret)
   return 0;
 }
 
-static void stream_abandon(struct http_conn *conn)
-{
-  if (conn->in_multi)
-    curl_multi_remove_handle(conn->multi, conn->easy);
-  conn->in_multi = false;
-  conn->skip = 0;
-  free(conn->s_url);
-  conn->s_url = NULL;
-}
-
 void http_conn_free(struct http_conn *conn)
 {
   if (!conn)
     return;
-  stream_abandon(conn);
+  http_stream_abandon(conn);
   if (conn->multi)
     curl_multi_cleanup(conn->multi);
   if (conn->easy)
@@ -585,9 +477,7 @@ static CURLcode conn_perform(struct http_conn *conn)
   return rc;
 }
 
-enum outcome { DONE, RETRY, FAIL };
-
-static void attempt_reset(struct http_conn *conn)
+void http_attempt_reset(struct http_conn *conn)
 {
   conn->status = 0;
   conn->reason[0] = 0;
@@ -599,7 +489,7 @@ static void attempt_reset(struct http_conn *conn)
   conn->errbuf[0] = 0;
 }
 
-static bool status_is_transient(long status)
+bool http_status_transient(long status)
 {
   return status == 408 || status == 429 || (status >= 500 && status <= 599);
 }
@@ -620,9 +510,9 @@ static int status_errno(long status)
   }
 }
 
-static int fail_status(struct http_conn *conn, const char *method,
-                       const char *url, long status, const char *reason,
-                       const char *body)
+int http_fail_status(struct http_conn *conn, const char *method,
+                     const char *url, long status, const char *reason,
+                     const char *body)
 {
   _cleanup_free_ char *text = body ? strdup(body) : NULL;
   const char *advice =
@@ -630,10 +520,11 @@ static int fail_status(struct http_conn *conn, const char *method,
 
   if (text)
     printable_line(text);
-  return conn_fail(conn, status_errno(status), "%s %s: %ld%s%s%s%s%s%s", method,
-                   url, status, reason && *reason ? " " : "",
-                   reason ? reason : "", text && *text ? ": " : "",
-                   text ? text : "", advice ? ": " : "", advice ? advice : "");
+  return http_conn_fail(conn, status_errno(status), "%s %s: %ld%s%s%s%s%s%s",
+                        method, url, status, reason && *reason ? " " : "",
+                        reason ? reason : "", text && *text ? ": " : "",
+                        text ? text : "", advice ? ": " : "",
+                        advice ? advice : "");
 }
 
 int http_status_error(struct http_conn *conn, const char *method,
@@ -643,11 +534,11 @@ int http_status_error(struct http_conn *conn, const char *method,
 
   snprintf(reason, sizeof reason, "%s", conn->reason);
   printable_line(reason);
-  return fail_status(conn, method, url, resp->status, reason, resp->body);
+  return http_fail_status(conn, method, url, resp->status, reason, resp->body);
 }
 
 /* Curl failures that a later attempt may not see. */
-static bool curl_is_transient(struct http_conn *conn, CURLcode rc)
+bool http_curl_transient(struct http_conn *conn, CURLcode rc)
 {
   switch (rc) {
   case CURLE_COULDNT_CONNECT:
@@ -668,8 +559,8 @@ static bool curl_is_transient(struct http_conn *conn, CURLcode rc)
 }
 
 /* The message for a libcurl failure. */
-static int fail_curl(struct http_conn *conn, const char *method,
-                     const char *url, CURLcode rc, unsigned attempts)
+int http_fail_curl(struct http_conn *conn, const char *method, const char *url,
+                   CURLcode rc, unsigned attempts)
 {
   _cleanup_free_ char *origin = http_origin(url);
   const char *detail = conn->errbuf[0] ? conn->errbuf : curl_easy_strerror(rc);
@@ -680,45 +571,36 @@ static int fail_curl(struct http_conn *conn, const char *method,
     snprintf(tries, sizeof tries, " (gave up after %u attempts)", attempts);
   switch (rc) {
   case CURLE_PEER_FAILED_VERIFICATION:
-    return conn_fail(conn, EPERM,
-                     "TLS certificate verification failed for %s: %s: use "
-                     "--cacert FILE with the engine's CA, or --insecure",
-                     o, detail);
+    return http_conn_fail(conn, EPERM,
+                          "TLS certificate verification failed for %s: %s: use "
+                          "--cacert FILE with the engine's CA, or --insecure",
+                          o, detail);
   case CURLE_SSL_CACERT_BADFILE:
-    return conn_fail(conn, EINVAL, "cannot use the CA file %s for %s: %s",
-                     conn->client->cacert ? conn->client->cacert : "(system)",
-                     o, detail);
+    return http_conn_fail(
+        conn, EINVAL, "cannot use the CA file %s for %s: %s",
+        conn->client->cacert ? conn->client->cacert : "(system)", o, detail);
   case CURLE_COULDNT_RESOLVE_HOST:
-    return conn_fail(conn, EHOSTUNREACH,
-                     "cannot resolve the host of %s: %s: check the URL", o,
-                     detail);
+    return http_conn_fail(conn, EHOSTUNREACH,
+                          "cannot resolve the host of %s: %s: check the URL", o,
+                          detail);
   case CURLE_COULDNT_CONNECT:
-    return conn_fail(conn, ECONNREFUSED,
-                     "cannot connect to %s%s: %s: check the host and port, "
-                     "and that the server is running",
-                     o, tries, detail);
+    return http_conn_fail(
+        conn, ECONNREFUSED,
+        "cannot connect to %s%s: %s: check the host and port, "
+        "and that the server is running",
+        o, tries, detail);
   case CURLE_OPERATION_TIMEDOUT:
-    return conn_fail(conn, ETIMEDOUT, "%s %s: timed out%s: %s", method, url,
-                     tries, detail);
+    return http_conn_fail(conn, ETIMEDOUT, "%s %s: timed out%s: %s", method,
+                          url, tries, detail);
   case CURLE_SSL_CONNECT_ERROR:
-    return conn_fail(conn, EPROTO, "TLS handshake with %s failed%s: %s", o,
-                     tries, detail);
+    return http_conn_fail(conn, EPROTO, "TLS handshake with %s failed%s: %s", o,
+                          tries, detail);
   default:
-    return conn_fail(conn, EIO, "%s %s: %s%s", method, url, detail, tries);
+    return http_conn_fail(conn, EIO, "%s %s: %s%s", method, url, detail, tries);
   }
 }
 
-/* The retry loop shared by all requests. `attempt` sets up and performs
- * one try; it returns DONE, RETRY (transient, *rc and the status say why)
- * or FAIL (message recorded). `progress` says whether a try moved
- * forward, which restarts the attempt count and the budget. */
-struct retry_state {
-  const struct http_options *opts;
-  unsigned attempts;
-  double started, delay;
-};
-
-static void retry_init(struct retry_state *rs, const struct http_options *o)
+void http_retry_init(struct retry_state *rs, const struct http_options *o)
 {
   rs->opts = o;
   rs->attempts = 0;
@@ -726,7 +608,7 @@ static void retry_init(struct retry_state *rs, const struct http_options *o)
   rs->delay = o->retry_delay;
 }
 
-static void retry_progress(struct retry_state *rs)
+void http_retry_progress(struct retry_state *rs)
 {
   rs->attempts = 0;
   rs->started = now_seconds();
@@ -734,7 +616,7 @@ static void retry_progress(struct retry_state *rs)
 }
 
 /* Waits before the next try, or returns false when out of tries. */
-static bool retry_wait(struct retry_state *rs)
+bool http_retry_wait(struct retry_state *rs)
 {
   double left;
 
@@ -748,27 +630,28 @@ static bool retry_wait(struct retry_state *rs)
   return true;
 }
 
-static int range_fail_reply(struct http_conn *conn, const char *url,
-                            uint64_t first, uint64_t last)
+int http_range_fail_reply(struct http_conn *conn, const char *url,
+                          uint64_t first, uint64_t last)
 {
   if (conn->status == 200)
-    return conn_fail(conn, EPROTO,
-                     "GET %s: the server ignored the Range header "
-                     "(bytes=%" PRIu64 "-%" PRIu64 ") and sent the whole "
-                     "resource; it cannot be read in parallel",
-                     url, first, last);
+    return http_conn_fail(conn, EPROTO,
+                          "GET %s: the server ignored the Range header "
+                          "(bytes=%" PRIu64 "-%" PRIu64 ") and sent the whole "
+                          "resource; it cannot be read in parallel",
+                          url, first, last);
   if (conn->status == 206 && !conn->have_range)
-    return conn_fail(conn, EPROTO,
-                     "GET %s: a 206 reply for bytes=%" PRIu64 "-%" PRIu64
-                     " has no valid Content-Range header",
-                     url, first, last);
+    return http_conn_fail(conn, EPROTO,
+                          "GET %s: a 206 reply for bytes=%" PRIu64 "-%" PRIu64
+                          " has no valid Content-Range header",
+                          url, first, last);
   if (conn->status == 206)
-    return conn_fail(conn, EPROTO,
-                     "GET %s: asked for bytes %" PRIu64 "-%" PRIu64
-                     " but the server sent bytes %" PRIu64 "-%" PRIu64,
-                     url, first, last, conn->range_first, conn->range_last);
-  return fail_status(conn, "GET", url, conn->status, conn->reason,
-                     conn->err_body);
+    return http_conn_fail(conn, EPROTO,
+                          "GET %s: asked for bytes %" PRIu64 "-%" PRIu64
+                          " but the server sent bytes %" PRIu64 "-%" PRIu64,
+                          url, first, last, conn->range_first,
+                          conn->range_last);
+  return http_fail_status(conn, "GET", url, conn->status, conn->reason,
+                          conn->err_body);
 }
 
 int http_get_range(struct http_conn *conn, const char *url, void *buf,
@@ -786,9 +669,9 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
   if (len == 0)
     return 0;
   if (offset + len < offset)
-    return conn_fail(conn, EINVAL, "GET %s: range out of bounds", url);
-  stream_abandon(conn);
-  retry_init(&rs, o);
+    return http_conn_fail(conn, EINVAL, "GET %s: range out of bounds", url);
+  http_stream_abandon(conn);
+  http_retry_init(&rs, o);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
@@ -803,7 +686,7 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
     bool transient;
 
     rs.attempts++;
-    attempt_reset(conn);
+    http_attempt_reset(conn);
     conn->sink = SINK_RANGE;
     conn->buf = (char *)buf + done;
     conn->buf_cap = len - done;
@@ -823,11 +706,11 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
 
     if (rc == CURLE_WRITE_ERROR && conn->overflow) {
       if (conn->status == 200)
-        return range_fail_reply(conn, url, first, last);
-      return conn_fail(conn, EPROTO,
-                       "GET %s: the server sent more than the %zu bytes "
-                       "asked for",
-                       url, len - before);
+        return http_range_fail_reply(conn, url, first, last);
+      return http_conn_fail(conn, EPROTO,
+                            "GET %s: the server sent more than the %zu bytes "
+                            "asked for",
+                            url, len - before);
     }
     if (rc == CURLE_OK) {
       bool ok_range = conn->status == 206 && conn->have_range &&
@@ -843,187 +726,30 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
         }
         /* A reply without Content-Length that ended early. */
         transient = true;
-      } else if (status_is_transient(conn->status)) {
+      } else if (http_status_transient(conn->status)) {
         transient = true;
       } else {
-        return range_fail_reply(conn, url, first, last);
+        return http_range_fail_reply(conn, url, first, last);
       }
     } else {
-      transient = curl_is_transient(conn, rc);
+      transient = http_curl_transient(conn, rc);
       if (!transient)
-        return fail_curl(conn, "GET", url, rc, rs.attempts);
+        return http_fail_curl(conn, "GET", url, rc, rs.attempts);
     }
     if (done > before)
-      retry_progress(&rs);
-    if (!retry_wait(&rs)) {
+      http_retry_progress(&rs);
+    if (!http_retry_wait(&rs)) {
       if (rc != CURLE_OK)
-        return fail_curl(conn, "GET", url, rc, rs.attempts);
-      if (status_is_transient(conn->status))
-        return fail_status(conn, "GET", url, conn->status, conn->reason,
-                           conn->err_body);
-      return conn_fail(conn, EIO,
-                       "GET %s: the reply ended after %zu of %zu bytes "
-                       "(gave up after %u attempts)",
-                       url, done, len, rs.attempts);
+        return http_fail_curl(conn, "GET", url, rc, rs.attempts);
+      if (http_status_transient(conn->status))
+        return http_fail_status(conn, "GET", url, conn->status, conn->reason,
+                                conn->err_body);
+      return http_conn_fail(conn, EIO,
+                            "GET %s: the reply ended after %zu of %zu bytes "
+                            "(gave up after %u attempts)",
+                            url, done, len, rs.attempts);
     }
   }
-}
-
-uint64_t http_conn_stream_next(const struct http_conn *conn)
-{
-  return conn->in_multi && !conn->s_done ? conn->s_next : UINT64_MAX;
-}
-
-/* Starts a GET of [s_next, s_end) on the multi handle. */
-static int stream_start(struct http_conn *conn, const char *url)
-{
-  const struct http_options *o = &conn->client->opts;
-  CURL *h = conn->easy;
-  char range[64];
-
-  if (!conn->multi && !(conn->multi = curl_multi_init()))
-    return error_set(ENOMEM, "cannot create a libcurl multi handle");
-  if (!conn->s_url && !(conn->s_url = strdup(url)))
-    return error_set(ENOMEM, "out of memory");
-  attempt_reset(conn);
-  conn->s_start = conn->s_next;
-  conn->s_done = conn->s_bad = false;
-  conn->s_result = CURLE_OK;
-  conn->skip = 0;
-  snprintf(range, sizeof range, "%" PRIu64 "-%" PRIu64, conn->s_start,
-           conn->s_end - 1);
-  curl_easy_setopt(h, CURLOPT_URL, url);
-  curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 0L);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
-  curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o->low_speed_time);
-  curl_easy_setopt(h, CURLOPT_RANGE, range);
-  if (curl_multi_add_handle(conn->multi, h) != CURLM_OK)
-    return error_set(EIO, "cannot start a libcurl transfer");
-  conn->in_multi = true;
-  return 0;
-}
-
-/* Drives the transfer until the buffer is full or the GET ends. */
-static int stream_pump(struct http_conn *conn)
-{
-  CURLMsg *msg;
-  int running, left;
-
-  curl_easy_pause(conn->easy, CURLPAUSE_CONT);
-  /* Once the last byte is in, run on to the end of the reply, so that
-   * the connection stays open for the next request. */
-  while ((conn->got < conn->buf_cap || conn->s_next == conn->s_end) &&
-         !conn->s_done) {
-    if (curl_multi_perform(conn->multi, &running) != CURLM_OK)
-      return error_set(EIO, "libcurl multi handle failed");
-    while ((msg = curl_multi_info_read(conn->multi, &left)))
-      if (msg->msg == CURLMSG_DONE && msg->easy_handle == conn->easy) {
-        conn->s_done = true;
-        conn->s_result = msg->data.result;
-      }
-    if (conn->s_done ||
-        (conn->got >= conn->buf_cap && conn->s_next < conn->s_end))
-      break;
-    if (curl_multi_poll(conn->multi, NULL, 0, 1000, NULL) != CURLM_OK)
-      return error_set(EIO, "libcurl multi handle failed");
-  }
-  if (conn->status)
-    atomic_store(&conn->client->reached, true);
-  return 0;
-}
-
-int http_get_stream(struct http_conn *conn, const char *url, void *buf,
-                    size_t len, uint64_t offset, uint64_t end)
-{
-  struct retry_state rs;
-  uint64_t stop = offset + len;
-  int r;
-
-  if (len == 0)
-    return 0;
-  if (stop < offset || end < stop)
-    return conn_fail(conn, EINVAL, "GET %s: range out of bounds", url);
-  /* Go on with the open GET if it is at offset and covers the range. */
-  if (!(conn->in_multi && !conn->s_done && conn->s_next == offset &&
-        stop <= conn->s_end && streq(conn->s_url, url)))
-    stream_abandon(conn);
-  retry_init(&rs, &conn->client->opts);
-  conn->sink = SINK_STREAM;
-  conn->buf = buf;
-  conn->buf_cap = len;
-  conn->got = 0;
-  for (;;) {
-    uint64_t before = conn->s_next;
-    bool transient;
-
-    if (!conn->in_multi) {
-      conn->s_next = offset + conn->got;
-      conn->s_end = end;
-      rs.attempts++;
-      if ((r = stream_start(conn, url)) < 0)
-        break;
-    }
-    if ((r = stream_pump(conn)) < 0)
-      break;
-    if (conn->got == len && !conn->overflow) {
-      if (conn->s_done)
-        stream_abandon(conn); /* complete: the connection is reusable */
-      conn->buf = NULL;
-      return 0;
-    }
-    /* Too much, or the GET ended before the buffer was full. */
-    if (conn->overflow && conn->status == 200) {
-      r = range_fail_reply(conn, url, conn->s_start, conn->s_end - 1);
-      break;
-    }
-    if (conn->overflow) {
-      r = conn_fail(conn, EPROTO,
-                    "GET %s: the server sent more than the %" PRIu64
-                    " bytes asked for",
-                    url, conn->s_end - conn->s_start);
-      break;
-    }
-    if (conn->s_bad) {
-      r = range_fail_reply(conn, url, conn->s_start, conn->s_end - 1);
-      break;
-    }
-    if (conn->s_result == CURLE_OK) {
-      transient = stream_reply_ok(conn) || status_is_transient(conn->status);
-      if (!transient) {
-        r = fail_status(conn, "GET", url, conn->status, conn->reason,
-                        conn->err_body);
-        break;
-      }
-    } else {
-      transient = curl_is_transient(conn, conn->s_result);
-      if (!transient) {
-        r = fail_curl(conn, "GET", url, conn->s_result, rs.attempts);
-        break;
-      }
-    }
-    stream_abandon(conn);
-    if (conn->s_next > before)
-      retry_progress(&rs);
-    if (!retry_wait(&rs)) {
-      if (conn->s_result != CURLE_OK)
-        r = fail_curl(conn, "GET", url, conn->s_result, rs.attempts);
-      else if (status_is_transient(conn->status))
-        r = fail_status(conn, "GET", url, conn->status, conn->reason,
-                        conn->err_body);
-      else
-        r = conn_fail(conn, EIO,
-                      "GET %s: the reply ended at byte %" PRIu64 " of %" PRIu64
-                      " (gave up after %u attempts)",
-                      url, conn->s_next, conn->s_end, rs.attempts);
-      break;
-    }
-  }
-  stream_abandon(conn);
-  conn->buf = NULL;
-  return r;
 }
 
 void http_response_clear(struct http_response *resp)
@@ -1043,10 +769,10 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
   CURLcode rc;
 
   memset(resp, 0, sizeof *resp);
-  stream_abandon(conn);
+  http_stream_abandon(conn);
   if (body && !(payload = json_dumps(body, JSON_COMPACT)))
     return error_set(ENOMEM, "out of memory");
-  retry_init(&rs, o);
+  http_retry_init(&rs, o);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_RANGE, NULL);
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, conn->json_headers);
@@ -1066,7 +792,7 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
     bool transient;
 
     rs.attempts++;
-    attempt_reset(conn);
+    http_attempt_reset(conn);
     conn->sink = SINK_BODY;
     conn->buf = NULL;
     conn->buf_cap = body_max;
@@ -1078,10 +804,11 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
     if (rc == CURLE_WRITE_ERROR && conn->overflow) {
       free(conn->buf);
       conn->buf = NULL;
-      return conn_fail(conn, EFBIG, "%s %s: the reply is larger than %zu bytes",
-                       method, url, body_max);
+      return http_conn_fail(conn, EFBIG,
+                            "%s %s: the reply is larger than %zu bytes", method,
+                            url, body_max);
     }
-    if (rc == CURLE_OK && !status_is_transient(conn->status)) {
+    if (rc == CURLE_OK && !http_status_transient(conn->status)) {
       resp->status = conn->status;
       resp->body = conn->buf;
       resp->body_len = conn->got;
@@ -1097,12 +824,12 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
     else if (is_post && rc != CURLE_COULDNT_CONNECT)
       transient = false;
     else
-      transient = curl_is_transient(conn, rc);
-    if (!transient || !retry_wait(&rs)) {
+      transient = http_curl_transient(conn, rc);
+    if (!transient || !http_retry_wait(&rs)) {
       if (rc != CURLE_OK)
-        return fail_curl(conn, method, url, rc, rs.attempts);
-      return fail_status(conn, method, url, conn->status, conn->reason,
-                         conn->err_body);
+        return http_fail_curl(conn, method, url, rc, rs.attempts);
+      return http_fail_status(conn, method, url, conn->status, conn->reason,
+                              conn->err_body);
     }
   }
 }
@@ -1132,9 +859,9 @@ int http_json(struct http_conn *conn, const char *method, const char *url,
   j = json_loadb(resp.body, resp.body_len, 0, &jerr);
   http_response_clear(&resp);
   if (!j)
-    return conn_fail(conn, EPROTO,
-                     "%s %s: the reply is not valid JSON: %s (line %d)", method,
-                     url, jerr.text, jerr.line);
+    return http_conn_fail(conn, EPROTO,
+                          "%s %s: the reply is not valid JSON: %s (line %d)",
+                          method, url, jerr.text, jerr.line);
   *ret_json = j;
   return 0;
 }
