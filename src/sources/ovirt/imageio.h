@@ -9,6 +9,10 @@
  * they give the size and let the copy skip zeros without reading them.
  * pread is a range GET on a connection of its own per concurrent caller,
  * kept alive between requests, with retries that resume a cut range.
+ * When a thread reads the data of the range it last asked extents() for
+ * (as the copy engine does with a work unit), the GET runs on to the end
+ * of that data and the following preads continue it: one request per run
+ * of data, and the server sends while the caller writes.
  *
  * The source serves the bytes the daemon serves: a ticket on a qcow2 file
  * delivers the qcow2 file, which the disk layer then decodes; a ticket on
