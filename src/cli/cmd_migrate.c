@@ -1,12 +1,674 @@
-/* hoist migrate */
+/* hoist migrate --source ova:PATH --target dir:OUT */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
+#include "copy/dest.h"
+#include "copy/engine.h"
+#include "kubevirt/builder.h"
+#include "model/mapping.h"
+#include "model/names.h"
+#include "sources/ova/ova.h"
+#include "util/cleanup.h"
+#include "util/error.h"
+
+#define P(s) names_printable((s), (char[128]){0}, 128)
+
+static void migrate_usage(FILE *f)
+{
+  fprintf(
+      f,
+      "Usage: hoist migrate --source ova:PATH --target dir:OUT [OPTIONS]\n"
+      "\n"
+      "Migrates the VMs of an OVA into KubeVirt manifests and raw disks. For\n"
+      "each VM it writes OUT/VM-NAME/ with one raw disk per PVC\n"
+      "(VM-NAME-disk-N.raw), virtualmachine.yaml (a halted KubeVirt\n"
+      "VirtualMachine), pvcs.yaml and kustomization.yaml.\n"
+      "\n"
+      "Every concern is listed first. A VM with a critical concern is skipped\n"
+      "unless --force is given. Each disk is verified against the OVA's\n"
+      "manifest before it is copied; a mismatch stops that VM. A VM that "
+      "fails\n"
+      "leaves no output. The exit status is 1 if any VM was skipped or "
+      "failed.\n"
+      "\n"
+      "Options:\n"
+      "  -s, --source ova:PATH      the OVA archive (or an .ovf file)\n"
+      "  -t, --target dir:OUT       the output directory (created if missing)\n"
+      "      --vm NAME              migrate only this VM (by name or id; may\n"
+      "                             be repeated); default: all VMs\n"
+      "      --network-map FILE     where each source network goes: a "
+      "Forklift\n"
+      "                             NetworkMap manifest (spec.map[] of source\n"
+      "                             {name|id} -> destination {type: "
+      "pod|multus|\n"
+      "                             ignored, namespace, name}), or lines\n"
+      "                               SOURCE-NETWORK=pod\n"
+      "                               SOURCE-NETWORK=multus:NAMESPACE/NAME\n"
+      "                               SOURCE-NETWORK=ignored\n"
+      "                             (# starts a comment)\n"
+      "      --storage-class NAME   storage class of every PVC (default: the\n"
+      "                             cluster's default class)\n"
+      "      --namespace NS         namespace of the VM and its PVCs\n"
+      "      --volume-mode MODE     Filesystem (default) or Block\n"
+      "      --access-mode MODE     ReadWriteOnce (default), ReadWriteMany or\n"
+      "                             ReadOnlyMany\n"
+      "      --force                migrate VMs with critical concerns too\n"
+      "  -w, --workers N            parallel copy workers (default %d)\n"
+      "      --progress             show progress\n"
+      "      --no-progress          show no progress\n"
+      "  -h, --help                 this help\n"
+      "\n"
+      "Networks: KubeVirt gives a VM at most one NIC on the pod network. A "
+      "NIC\n"
+      "whose network the map sends to the pod network takes it; a second one\n"
+      "is a critical concern. A NIC whose network is not in the map (all of\n"
+      "them without --network-map) is a warning and goes to the pod network\n"
+      "if no NIC has it, else it is a critical concern. With --force, a NIC\n"
+      "that has no place is left out. Pod network NICs use masquerade, multus\n"
+      "ones bridge; MAC addresses are kept.\n"
+      "\n"
+      "Names: VM names become DNS-1123 labels (lower case [a-z0-9-], at most\n"
+      "63 characters, unique: -2, -3, … on collisions); a renamed VM is a\n"
+      "warning and keeps its name in the annotation hoist.io/original-name.\n"
+      "\n"
+      "Storage: each PVC requests the disk's size rounded up to a MiB; in\n"
+      "Filesystem mode, size / (1 - 0.055) to leave CDI's default filesystem\n"
+      "overhead. (Forklift StorageMap files are not read yet.)\n"
+      "\n"
+      "Afterwards, for each VM: kubectl apply -k OUT/VM-NAME (creates the\n"
+      "PVCs and the halted VM), upload each raw disk into its PVC (virtctl\n"
+      "image-upload pvc PVC --no-create --image-path OUT/VM-NAME/PVC.raw),\n"
+      "then start the VM (virtctl start VM-NAME).\n",
+      COPY_DEFAULT_WORKERS);
+}
+
+struct migrate_args {
+  const char *source;
+  const char *out;
+  const char *netmap_path;
+  struct kv_options kv;
+  char **vms;
+  size_t n_vms;
+  bool force;
+  struct copy_options copts;
+  int progress_mode;
+};
+
+/* One VM to migrate and its target. */
+struct plan {
+  struct vm *vm;
+  char *name;
+  struct nic_target *nics;
+  struct kv_disk_target *disks;
+  char **pvc_names;
+};
+
+static void plan_free_fields(struct plan *p)
+{
+  size_t i;
+
+  free(p->name);
+  free(p->nics);
+  free(p->disks);
+  for (i = 0; p->pvc_names && i < p->vm->disks.len; i++)
+    free(p->pvc_names[i]);
+  free(p->pvc_names);
+}
+
+static const char *vm_label(const struct vm *vm)
+{
+  return vm->name && *vm->name ? vm->name : vm->id ? vm->id : "(unnamed)";
+}
+
+/* Removes a directory that holds only files (our partial output). */
+static void remove_tree(const char *dir)
+{
+  DIR *d = opendir(dir);
+  struct dirent *e;
+
+  if (d) {
+    while ((e = readdir(d))) {
+      _cleanup_free_ char *path = NULL;
+      if (streq(e->d_name, ".") || streq(e->d_name, ".."))
+        continue;
+      if (asprintf(&path, "%s/%s", dir, e->d_name) >= 0)
+        unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+  _cleanup_free_ char *p = strdup(path);
+  char *s;
+
+  if (!p)
+    return error_set(ENOMEM, "out of memory");
+  for (s = p + 1; *s; s++) {
+    if (*s != '/')
+      continue;
+    *s = 0;
+    if (mkdir(p, 0777) < 0 && errno != EEXIST)
+      return error_errno("%s: cannot create directory", p);
+    *s = '/';
+  }
+  if (mkdir(p, 0777) < 0 && errno != EEXIST)
+    return error_errno("%s: cannot create directory", p);
+  return 0;
+}
+
+static int write_file(const char *dir, const char *name, const char *text)
+{
+  _cleanup_free_ char *path = NULL;
+  _cleanup_close_ int fd = -1;
+  size_t len = strlen(text), done = 0;
+
+  if (asprintf(&path, "%s/%s", dir, name) < 0)
+    return error_set(ENOMEM, "out of memory");
+  fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+  if (fd < 0)
+    return error_errno("%s", path);
+  while (done < len) {
+    ssize_t n = write(fd, text + done, len - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return error_errno("%s: write", path);
+    done += n;
+  }
+  if (fsync(fd) < 0)
+    return error_errno("%s: fsync", path);
+  return 0;
+}
+
+/* Verifies and copies disk i of the plan into dir/<pvc>.raw. */
+static int copy_one_disk(struct ova *ova, const struct migrate_args *a,
+                         struct plan *p, size_t i, const char *dir)
+{
+  const struct vm_disk *vd = &p->vm->disks.ptr[i];
+  _cleanup_free_ char *path = NULL, *label = NULL;
+  struct progress_display pd;
+  struct copy_progress progress;
+  struct disk *src = NULL;
+  struct dest *dst = NULL;
+  bool listed = false;
+  int r;
+
+  if (!vd->locator)
+    return error_set(EINVAL,
+                     "%s: disk-%zu of VM \"%s\" has no file in the "
+                     "archive",
+                     ova_path(ova), i, P(vm_label(p->vm)));
+  r = ova_verify_member(ova, vd->locator, &listed);
+  if (r < 0)
+    return r;
+  if (!listed && ova_has_manifest(ova))
+    fprintf(stderr,
+            "%s migrate: warning: %s: %s is not listed in the "
+            "manifest; copied without verification\n",
+            cli_program, ova_path(ova), P(vd->locator));
+  r = ova_open_member_disk(ova, vd->locator, &src);
+  if (r < 0)
+    return r;
+  if (asprintf(&path, "%s/%s.raw", dir, p->pvc_names[i]) < 0 ||
+      asprintf(&label, "%s/%s", p->name, p->pvc_names[i]) < 0) {
+    disk_close(src);
+    return error_set(ENOMEM, "out of memory");
+  }
+  r = dest_open_file(path, src->size, NULL, &dst);
+  if (r < 0) {
+    disk_close(src);
+    return r;
+  }
+  copy_progress_init(&progress, src);
+  progress_start(&pd, &progress, label, a->progress_mode);
+  r = copy_disk(src, dst, &a->copts, &progress);
+  progress_stop(&pd, r == 0);
+  if (r == 0)
+    r = dest_commit(dst);
+  p->disks[i].size = MAX(src->size, vd->capacity);
+  dest_close(dst);
+  disk_close(src);
+  return r;
+}
+
+static int migrate_vm(struct ova *ova, const struct migrate_args *a,
+                      struct plan *p)
+{
+  const struct kv_vm_target t = {p->name, p->disks, p->nics};
+  _cleanup_free_ char *final = NULL, *tmp = NULL, *vm_yaml = NULL;
+  _cleanup_free_ char *pvcs_yaml = NULL, *kust_yaml = NULL;
+  struct stat st;
+  mode_t mask;
+  size_t i;
+  int r;
+
+  if (asprintf(&final, "%s/%s", a->out, p->name) < 0 ||
+      asprintf(&tmp, "%s/.%s.XXXXXX", a->out, p->name) < 0)
+    return error_set(ENOMEM, "out of memory");
+  if (lstat(final, &st) == 0)
+    return error_set(EEXIST,
+                     "%s already exists; remove it or choose "
+                     "another --target",
+                     final);
+  if (!mkdtemp(tmp))
+    return error_errno("%s: cannot create a directory", a->out);
+
+  for (i = 0; i < p->vm->disks.len; i++) {
+    r = copy_one_disk(ova, a, p, i, tmp);
+    if (r < 0)
+      goto fail;
+  }
+  if ((r = kv_render_vm(p->vm, &t, &a->kv, &vm_yaml)) < 0 ||
+      (r = kv_render_pvcs(p->vm, &t, &a->kv, &pvcs_yaml)) < 0 ||
+      (r = kv_render_kustomization(&a->kv, p->vm->disks.len > 0, &kust_yaml)) <
+          0)
+    goto fail;
+  if ((r = write_file(tmp, "virtualmachine.yaml", vm_yaml)) < 0 ||
+      (p->vm->disks.len > 0 &&
+       (r = write_file(tmp, "pvcs.yaml", pvcs_yaml)) < 0) ||
+      (r = write_file(tmp, "kustomization.yaml", kust_yaml)) < 0)
+    goto fail;
+  /* mkdtemp() made it 0700; give it the mode mkdir() would have. */
+  mask = umask(0);
+  umask(mask);
+  if (chmod(tmp, 0777 & ~mask) < 0 || rename(tmp, final) < 0) {
+    r = error_errno("%s: cannot move the result in place", final);
+    goto fail;
+  }
+  return 0;
+
+fail:
+  remove_tree(tmp);
+  return r;
+}
+
+/* Prints dir/name/file as one shell word (quoted when it must be), so the
+ * commands below can be pasted. */
+static void print_path(const char *dir, const char *name, const char *file)
+{
+  _cleanup_free_ char *path = NULL;
+  const char *s;
+
+  if (asprintf(&path, "%s/%s%s%s", dir, name, file ? "/" : "",
+               file ? file : "") < 0)
+    return;
+  if (strspn(path, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                   "0123456789_./:=@%+,-") == strlen(path)) {
+    fputs(path, stdout);
+    return;
+  }
+  putchar('\'');
+  for (s = path; *s; s++) {
+    if (*s == '\'')
+      fputs("'\\''", stdout);
+    else
+      putchar(*s);
+  }
+  putchar('\'');
+}
+
+static void print_next_steps(const struct migrate_args *a, const struct plan *p)
+{
+  const char *ns = a->kv.ns ? " --namespace " : "";
+  size_t i;
+  char sz[32];
+
+  printf("VM \"%s\" -> ", P(vm_label(p->vm)));
+  print_path(a->out, p->name, NULL);
+  printf("/\n");
+  for (i = 0; i < p->vm->disks.len; i++)
+    printf("  %s.raw: %s, PVC %s (requests %lluMi)\n", p->pvc_names[i],
+           cli_human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
+           (unsigned long long)kv_pvc_request_mib(p->disks[i].size,
+                                                  a->kv.volume_mode));
+  printf("  next: kubectl apply -k ");
+  print_path(a->out, p->name, NULL);
+  printf("\n");
+  for (i = 0; i < p->vm->disks.len; i++) {
+    _cleanup_free_ char *file = NULL;
+    if (asprintf(&file, "%s.raw", p->pvc_names[i]) < 0)
+      return;
+    printf("        virtctl image-upload pvc %s --no-create --image-path ",
+           p->pvc_names[i]);
+    print_path(a->out, p->name, file);
+    printf("%s%s\n", ns, a->kv.ns ? a->kv.ns : "");
+  }
+  printf("        virtctl start %s%s%s\n", p->name, ns,
+         a->kv.ns ? a->kv.ns : "");
+}
+
+/* Names, networks and builder checks for one VM; adds its concerns. */
+static int plan_vm(struct plan *p, struct name_set *names,
+                   const struct netmap *map)
+{
+  size_t i;
+  int r;
+
+  r = names_assign_vm(names, p->vm, &p->name);
+  if (r < 0)
+    return error_set(ENOMEM, "out of memory");
+  p->nics = calloc(p->vm->nics.len + 1, sizeof *p->nics);
+  p->disks = calloc(p->vm->disks.len + 1, sizeof *p->disks);
+  p->pvc_names = calloc(p->vm->disks.len + 1, sizeof *p->pvc_names);
+  if (!p->nics || !p->disks || !p->pvc_names)
+    return error_set(ENOMEM, "out of memory");
+  for (i = 0; i < p->vm->disks.len; i++) {
+    r = kv_pvc_name(p->name, i, &p->pvc_names[i]);
+    if (r < 0)
+      return r;
+    p->disks[i].pvc_name = p->pvc_names[i];
+    p->disks[i].size = p->vm->disks.ptr[i].capacity;
+  }
+  r = mapping_assign_networks(p->vm, map, p->nics);
+  if (r < 0)
+    return r;
+  return kv_check_vm(p->vm);
+}
+
+/* Writes s with control characters escaped, so a message stays on one
+ * line whatever the source put in it. */
+static void fputs_oneline(const char *s, FILE *f)
+{
+  for (; s && *s; s++) {
+    unsigned char c = *s;
+    if (c < 0x20 || c == 0x7f)
+      fprintf(f, "\\x%02x", c);
+    else
+      fputc(c, f);
+  }
+}
+
+static void print_concerns(const struct plan *p)
+{
+  size_t i;
+
+  for (i = 0; i < p->vm->concerns.len; i++) {
+    const struct vm_concern *c = &p->vm->concerns.ptr[i];
+    fprintf(stderr, "%s migrate: VM \"%s\": %s: ", cli_program,
+            P(vm_label(p->vm)), vm_concern_level_name(c->level));
+    fputs_oneline(c->message, stderr);
+    fputs(" [", stderr);
+    fputs_oneline(c->category, stderr);
+    fputs("]\n", stderr);
+  }
+}
+
+/* Picks the VMs named by --vm (all when none); 0, or -1 after printing an
+ * error. */
+static int select_vms(const struct vm_list *vms, const struct migrate_args *a,
+                      const char *path, bool *selected)
+{
+  size_t i, j;
+
+  if (vms->len == 0) {
+    fprintf(stderr, "%s migrate: %s: the archive holds no VM\n", cli_program,
+            path);
+    return -1;
+  }
+  for (i = 0; i < vms->len; i++)
+    selected[i] = a->n_vms == 0;
+  for (j = 0; j < a->n_vms; j++) {
+    bool found = false;
+    for (i = 0; i < vms->len; i++) {
+      const struct vm *vm = vms->ptr[i];
+      if ((vm->name && streq(vm->name, a->vms[j])) ||
+          (vm->id && streq(vm->id, a->vms[j]))) {
+        selected[i] = found = true;
+      }
+    }
+    if (!found) {
+      fprintf(stderr, "%s migrate: %s has no VM named \"%s\"\n", cli_program,
+              path, P(a->vms[j]));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static int run_migration(struct ova *ova, const struct netmap *map,
+                         const struct migrate_args *a)
+{
+  const struct vm_list *vms = ova_vms(ova);
+  _cleanup_free_ bool *selected = calloc(vms->len + 1, sizeof *selected);
+  _cleanup_free_ struct plan *plans = calloc(vms->len + 1, sizeof *plans);
+  struct name_set names = {0};
+  size_t i, n = 0, done = 0, failed = 0;
+  bool out_existed, out_ready = false;
+  struct stat st;
+  int r = 0;
+
+  if (!selected || !plans) {
+    error_set(ENOMEM, "out of memory");
+    cli_report_error(NULL);
+    return 1;
+  }
+  if (select_vms(vms, a, ova_path(ova), selected) < 0)
+    return 1;
+  for (i = 0; i < vms->len; i++) {
+    if (!selected[i])
+      continue;
+    /* The OVA's VMs are ours to annotate with the concerns of the target
+     * (ova_vms() gives the list const, its VMs are not). */
+    plans[n].vm = vms->ptr[i];
+    r = plan_vm(&plans[n++], &names, map);
+    if (r < 0)
+      break;
+  }
+  if (r < 0) {
+    cli_report_error(NULL);
+    goto out;
+  }
+  for (i = 0; i < n; i++)
+    print_concerns(&plans[i]);
+  out_existed = stat(a->out, &st) == 0;
+  for (i = 0; i < n; i++) {
+    struct plan *p = &plans[i];
+    if (vm_has_critical_concern(p->vm) && !a->force) {
+      fprintf(stderr,
+              "%s migrate: VM \"%s\" skipped: it has critical "
+              "concerns (--force migrates it anyway)\n",
+              cli_program, P(vm_label(p->vm)));
+      failed++;
+      continue;
+    }
+    /* The output directory appears only once there is something to put
+     * in it. */
+    if (!out_ready && (r = make_dirs(a->out)) < 0) {
+      fprintf(stderr, "%s migrate: %s\n", cli_program, error_message());
+      error_clear();
+      failed += n - i;
+      break;
+    }
+    out_ready = true;
+    r = migrate_vm(ova, a, p);
+    if (r < 0) {
+      fprintf(stderr, "%s migrate: VM \"%s\" failed: ", cli_program,
+              P(vm_label(p->vm)));
+      fputs_oneline(error_message() ? error_message() : "error", stderr);
+      fputc('\n', stderr);
+      error_clear();
+      failed++;
+      continue;
+    }
+    print_next_steps(a, p);
+    done++;
+  }
+  if (!out_existed && out_ready && done == 0)
+    rmdir(a->out);
+  r = 0;
+  if (done == 0)
+    printf("0 of %zu VMs migrated\n", n);
+  else if (n > 1 || failed)
+    printf("%zu of %zu VMs migrated into %s\n", done, n, a->out);
+out:
+  for (i = 0; i < n; i++)
+    plan_free_fields(&plans[i]);
+  name_set_reset(&names);
+  return r < 0 || failed ? 1 : 0;
+}
+
+static int usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+  va_list ap;
+
+  fprintf(stderr, "%s migrate: ", cli_program);
+  va_start(ap, fmt);
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "; run 'hoist migrate --help'\n");
+  return 2;
+}
 
 int cmd_migrate(int argc, char **argv)
 {
-  (void)argc;
-  (void)argv;
-  fprintf(stderr, "hoist migrate: not implemented yet\n");
-  return 1;
+  enum {
+    OPT_VM = 256,
+    OPT_NETMAP,
+    OPT_SC,
+    OPT_NS,
+    OPT_FORCE,
+    OPT_PROGRESS,
+    OPT_NO_PROGRESS,
+    OPT_VOLUME_MODE,
+    OPT_ACCESS_MODE,
+  };
+  static const struct option long_opts[] = {
+      {"source", required_argument, NULL, 's'},
+      {"target", required_argument, NULL, 't'},
+      {"vm", required_argument, NULL, OPT_VM},
+      {"network-map", required_argument, NULL, OPT_NETMAP},
+      {"storage-class", required_argument, NULL, OPT_SC},
+      {"namespace", required_argument, NULL, OPT_NS},
+      {"force", no_argument, NULL, OPT_FORCE},
+      {"workers", required_argument, NULL, 'w'},
+      {"progress", no_argument, NULL, OPT_PROGRESS},
+      {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+      {"volume-mode", required_argument, NULL, OPT_VOLUME_MODE},
+      {"access-mode", required_argument, NULL, OPT_ACCESS_MODE},
+      {"help", no_argument, NULL, 'h'},
+      {NULL, 0, NULL, 0},
+  };
+  struct migrate_args a = {.progress_mode = -1};
+  _cleanup_free_ char **vms = calloc(argc + 1, sizeof *vms);
+  struct netmap *map = NULL;
+  struct ova *ova = NULL;
+  int c, r;
+
+  if (!vms)
+    return 1;
+  a.vms = vms;
+  optind = 1;
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, "s:t:w:h", long_opts, NULL)) != -1) {
+    unsigned long long v;
+    switch (c) {
+    case 's':
+      if (strncmp(optarg, "ova:", 4) != 0 || !optarg[4])
+        return usage_error("--source takes ova:PATH (the only source so "
+                           "far), not \"%s\"",
+                           P(optarg));
+      a.source = optarg + 4;
+      break;
+    case 't':
+      if (strncmp(optarg, "dir:", 4) != 0 || !optarg[4])
+        return usage_error("--target takes dir:PATH (the only target so "
+                           "far), not \"%s\"",
+                           P(optarg));
+      a.out = optarg + 4;
+      break;
+    case OPT_VM:
+      a.vms[a.n_vms++] = optarg;
+      break;
+    case OPT_NETMAP:
+      a.netmap_path = optarg;
+      break;
+    case OPT_SC:
+      if (!names_is_dns1123_subdomain(optarg))
+        return usage_error("--storage-class: \"%s\" is not a valid storage "
+                           "class name",
+                           P(optarg));
+      a.kv.storage_class = optarg;
+      break;
+    case OPT_NS:
+      if (!names_is_dns1123_label(optarg, NAMES_LABEL_MAX))
+        return usage_error("--namespace: \"%s\" is not a valid namespace "
+                           "(lower case [a-z0-9-], at most 63 characters)",
+                           P(optarg));
+      a.kv.ns = optarg;
+      break;
+    case OPT_FORCE:
+      a.force = true;
+      break;
+    case 'w':
+      if (cli_parse_uint(optarg, COPY_MAX_WORKERS, &v) < 0 || v == 0)
+        return usage_error("--workers takes a number from 1 to 64, not "
+                           "\"%s\"",
+                           P(optarg));
+      a.copts.workers = v;
+      break;
+    case OPT_PROGRESS:
+      a.progress_mode = 1;
+      break;
+    case OPT_NO_PROGRESS:
+      a.progress_mode = 0;
+      break;
+    case OPT_VOLUME_MODE:
+      if (kv_parse_volume_mode(optarg, &a.kv.volume_mode) < 0)
+        return usage_error("--volume-mode takes Filesystem or Block, not "
+                           "\"%s\"",
+                           P(optarg));
+      break;
+    case OPT_ACCESS_MODE:
+      if (kv_parse_access_mode(optarg, &a.kv.access_mode) < 0)
+        return usage_error("--access-mode takes ReadWriteOnce, "
+                           "ReadWriteMany or ReadOnlyMany, not \"%s\"",
+                           P(optarg));
+      break;
+    case 'h':
+      migrate_usage(stdout);
+      return 0;
+    default:
+      return usage_error("unknown option or missing value: \"%s\"",
+                         P(argv[optind - 1]));
+    }
+  }
+  if (optind < argc)
+    return usage_error("unexpected argument \"%s\"", P(argv[optind]));
+  if (!a.source)
+    return usage_error("%s", "--source ova:PATH is required");
+  if (!a.out)
+    return usage_error("%s", "--target dir:OUT is required");
+
+  if (a.netmap_path && netmap_load(a.netmap_path, &map) < 0) {
+    cli_report_error(NULL);
+    return 1;
+  }
+  r = ova_open(a.source, &ova);
+  if (r < 0) {
+    cli_report_error(NULL);
+    netmap_free(map);
+    return 1;
+  }
+  r = run_migration(ova, map, &a);
+  ova_close(ova);
+  netmap_free(map);
+  return r;
 }

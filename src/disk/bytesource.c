@@ -107,6 +107,16 @@ int bytesource_read_full(struct bytesource *bs, void *buf, size_t len,
   return 1;
 }
 
+ssize_t bytesource_read_some(struct bytesource *bs, void *buf, size_t len)
+{
+  ssize_t r = stream_read_some(bs, buf, len);
+
+  if (r < 0)
+    return error_is_set() ? -error_code() : error_errno("%s", bs->name);
+  bs->stream_pos += r;
+  return r;
+}
+
 int bytesource_skip(struct bytesource *bs, uint64_t n)
 {
   char buf[65536];

@@ -91,6 +91,10 @@ int bytesource_pread(struct bytesource *bs, void *buf, size_t len,
 int bytesource_read_full(struct bytesource *bs, void *buf, size_t len,
                          bool allow_eof);
 
+/* Stream read of at most len bytes: returns how many were read (0 at the
+ * end of the stream) or a negative errno. Tracks bs->stream_pos. */
+ssize_t bytesource_read_some(struct bytesource *bs, void *buf, size_t len);
+
 /* Reads up to len bytes from the start of the source without consuming
  * them (stream sources keep them for the next read). Returns the number of
  * bytes available (less than len for a short source). Only valid before

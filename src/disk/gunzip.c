@@ -28,29 +28,30 @@ static ssize_t gunzip_read(struct bytesource *bs, void *buf, size_t len)
   while (g->z.avail_out > 0) {
     int r;
     if (g->z.avail_in == 0) {
-      ssize_t n;
-      uint64_t left = g->parent->size - g->parent->stream_pos;
-      size_t want = GUNZIP_INBUF;
-      if (g->parent->size != BYTESOURCE_SIZE_UNKNOWN && left < want)
-        want = left;
-      if (want == 0)
-        return error_set(EIO, "%s: truncated: the gzip stream ends early",
-                         bs->name);
-      n = bytesource_read_full(g->parent, g->in, want, true);
+      /* Whatever the parent has: its size may be unknown (a stream). */
+      ssize_t n = bytesource_read_some(g->parent, g->in, GUNZIP_INBUF);
       if (n < 0)
-        return -1;
+        return n;
       if (n == 0)
         return error_set(EIO, "%s: truncated: the gzip stream ends early",
                          bs->name);
       g->z.next_in = g->in;
-      g->z.avail_in = want;
+      g->z.avail_in = n;
     }
     r = inflate(&g->z, Z_NO_FLUSH);
     if (r == Z_STREAM_END) {
-      /* Concatenated gzip members (as gzip -c a b makes) continue. */
-      if (g->z.avail_in == 0 && g->parent->stream_pos >= g->parent->size) {
-        g->finished = true;
-        break;
+      /* Concatenated gzip members (as gzip -c a b makes) continue; the
+       * parent's end after a member's end is the end of the stream. */
+      if (g->z.avail_in == 0) {
+        ssize_t n = bytesource_read_some(g->parent, g->in, GUNZIP_INBUF);
+        if (n < 0)
+          return n;
+        if (n == 0) {
+          g->finished = true;
+          break;
+        }
+        g->z.next_in = g->in;
+        g->z.avail_in = n;
       }
       inflateReset(&g->z);
       continue;

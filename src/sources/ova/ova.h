@@ -18,7 +18,15 @@ struct ova;
  * checks the OVF's own digest against it. Each vm_disk's locator is the
  * member name of its file and `compression` is "gzip" where the OVF says
  * so. Concerns the OVF reveals (passthrough devices, unknown controllers,
- * NICs without a MAC, …) are attached to each VM. */
+ * NICs without a MAC, …) are attached to each VM.
+ *
+ * path is a tar archive (.ova), an .ovf file whose disk files lie next to
+ * it, or a directory holding exactly one .ovf (an unpacked export); the
+ * kind is told from the content.
+ *
+ * A disk the OVF declares without a file (an empty disk to create) has
+ * locator NULL, its capacity, and an info concern "empty-disk". Every
+ * file a disk refers to must be in the package, else ova_open fails. */
 int ova_open(const char *path, struct ova **ret);
 void ova_close(struct ova *ova);
 
@@ -26,13 +34,27 @@ const struct vm_list *ova_vms(const struct ova *ova);
 const char *ova_path(const struct ova *ova);
 bool ova_has_manifest(const struct ova *ova);
 
-/* Verifies a member's bytes against the manifest digest (SHA-1 or
- * SHA-256). 0 if it matches or the manifest does not list it (*listed
- * tells which); a mismatch is an error naming the member. */
+/* The names of the descriptor and the manifest (NULL if none). */
+const char *ova_ovf_name(const struct ova *ova);
+const char *ova_manifest_name(const struct ova *ova);
+
+/* The package's files, in archive order, named relative to the .ovf's
+ * folder (member names are that relative form everywhere): every regular
+ * member of an archive in that folder; for an unpacked export, the .ovf, the
+ * manifest and the files of the References section that exist. */
+size_t ova_file_count(const struct ova *ova);
+const char *ova_file_name(const struct ova *ova, size_t i);
+
+/* Verifies a member's bytes (as stored: compressed if gzip) against the
+ * manifest digest (SHA-1, SHA-256 or SHA-512). 0 if it matches or the manifest
+ * does not list it (*listed tells which); a mismatch is an error naming the
+ * member. */
 int ova_verify_member(struct ova *ova, const char *member, bool *listed);
 
 /* Opens member `member` as a disk, decoding gzip and the disk format on
- * the fly. */
+ * the fly. The member must be the file of a disk of the OVF; the format
+ * found in its content must be the one the OVF declares. The disk keeps
+ * its own handle on the archive: it may outlive the ova. */
 int ova_open_member_disk(struct ova *ova, const char *member,
                          struct disk **ret);
 

@@ -1,0 +1,90 @@
+/* Network mapping: which target network each source network goes to.
+ *
+ * A map file is either a Forklift NetworkMap manifest (YAML, apiVersion
+ * forklift.konveyor.io/v1beta1, kind NetworkMap, spec.map[] of
+ * {source: {name | id}, destination: {type: pod | multus | ignored, name,
+ * namespace}}; several documents may be given, and documents of other
+ * kinds are skipped) or a simple text form, one mapping a line:
+ *
+ *   # comment
+ *   VM Network=pod
+ *   Storage LAN=multus:NAMESPACE/NAME    (or multus:NAME: the VM's own
+ *                                          namespace)
+ *   Backup=ignored
+ *
+ * The source network name is everything before the last '='; spaces
+ * around it are dropped. A file whose first line that is not blank or a
+ * comment starts with "apiVersion:", "kind:", "---" or "%" is YAML.
+ *
+ * Map files are untrusted: at most NETMAP_MAX_FILE bytes,
+ * NETMAP_MAX_ENTRIES entries and (YAML) NETMAP_MAX_DEPTH levels of nesting;
+ * every error is one line naming the file and line.
+ *
+ * Assignment rules (mapping_assign_networks), in order:
+ *  1. a NIC whose network is in the map goes where the map says;
+ *     "ignored" leaves the NIC out of the VM (an info concern);
+ *  2. KubeVirt allows one NIC on the pod network: a second NIC mapped to
+ *     "pod" is a critical concern;
+ *  3. a NIC whose network is not in the map (or that has no network) is a
+ *     warning concern and goes to the pod network if no NIC has it yet,
+ *     else it is a critical concern.
+ */
+#ifndef HOIST_MODEL_MAPPING_H
+#define HOIST_MODEL_MAPPING_H
+
+#include <stddef.h>
+
+#include "model/vm.h"
+#include "util/vector.h"
+
+#define NETMAP_MAX_FILE (1024 * 1024)
+#define NETMAP_MAX_ENTRIES 4096
+#define NETMAP_MAX_LINE 4096
+#define NETMAP_MAX_DEPTH 32
+
+enum netmap_type { NETMAP_POD, NETMAP_MULTUS, NETMAP_IGNORED };
+
+struct netmap_entry {
+  char *source_name; /* match by name (either may be NULL, not both) */
+  char *source_id;   /* match by id */
+  enum netmap_type type;
+  char *ns;   /* multus: the NetworkAttachmentDefinition's namespace, or
+                 NULL for the VM's own */
+  char *name; /* multus: its name */
+  unsigned line;
+};
+DEFINE_VECTOR_TYPE(netmap_entry_list, struct netmap_entry)
+
+struct netmap {
+  char *file;
+  struct netmap_entry_list entries;
+};
+
+/* Parses a map from memory; `file` names it in messages. */
+int netmap_parse(const char *data, size_t len, const char *file,
+                 struct netmap **ret);
+/* Reads and parses a map file. */
+int netmap_load(const char *path, struct netmap **ret);
+void netmap_free(struct netmap *map);
+
+/* The entry for a source network (matched by name, then by id), or
+ * NULL. map may be NULL. */
+const struct netmap_entry *netmap_lookup(const struct netmap *map,
+                                         const char *network);
+
+const char *netmap_type_name(enum netmap_type type);
+
+/* Where one NIC goes. ns/name point into the map (valid while it is). */
+struct nic_target {
+  enum netmap_type type;
+  const char *ns;
+  const char *name;
+};
+
+/* Fills targets[i] for each vm->nics.ptr[i] by the rules above and adds
+ * their concerns to vm. map may be NULL (every network unmapped).
+ * Returns 0 or -ENOMEM. */
+int mapping_assign_networks(struct vm *vm, const struct netmap *map,
+                            struct nic_target *targets);
+
+#endif
