@@ -471,6 +471,7 @@ int imageio_open(const char *spec, const struct imageio_options *opts,
   r = http_conn_new(s->client, &conn);
   if (r < 0)
     goto fail;
+  s->nconns = 1;
   r = query_options(s, conn, &extents, &readers);
   if (r < 0)
     goto fail;
