@@ -386,24 +386,22 @@ static int query_options(struct imageio_source *s, struct http_conn *conn,
   return 0;
 }
 
-/* The zero extents, once: they must tile [0, size) in order. */
-static int load_extents(struct imageio_source *s, struct http_conn *conn)
+int imageio_parse_extents(const char *buf, size_t len, const char *name,
+                          struct extent_list *out, uint64_t *ret_size)
 {
-  _cleanup_free_ char *url = NULL;
-  _cleanup_(json_decrefp) json_t *j = NULL;
+  json_error_t jerr;
+  _cleanup_(json_decrefp) json_t *j = json_loadb(buf, len, 0, &jerr);
   uint64_t pos = 0;
   size_t i;
   json_t *e;
   int r;
 
-  if (asprintf(&url, "%s/extents?context=zero", s->url) < 0)
-    return error_set(ENOMEM, "out of memory");
-  r = http_json(conn, "GET", url, NULL, EXTENTS_JSON_MAX, &j);
-  if (r < 0)
-    return r;
+  if (!j)
+    return error_set(EPROTO,
+                     "%s: the extents reply is not valid JSON: %s (line %d)",
+                     name, jerr.text, jerr.line);
   if (!json_is_array(j))
-    return error_set(EPROTO, "%s: the extents reply is not a JSON array",
-                     s->bs.name);
+    return error_set(EPROTO, "%s: the extents reply is not a JSON array", name);
   json_array_foreach(j, i, e)
   {
     json_t *js = json_object_get(e, "start");
@@ -415,24 +413,51 @@ static int load_extents(struct imageio_source *s, struct http_conn *conn)
       return error_set(EPROTO,
                        "%s: extent %zu lacks an integer start and length "
                        "and a boolean zero",
-                       s->bs.name, i);
+                       name, i);
     start = json_integer_value(js);
     length = json_integer_value(jl);
-    if (start < 0 || length < 0 || (uint64_t)start != pos ||
-        pos + (uint64_t)length < pos)
+    if (start < 0 || length < 0 || (uint64_t)start != pos)
       return error_set(EPROTO,
                        "%s: extent %zu (start %" JSON_INTEGER_FORMAT
                        ", length %" JSON_INTEGER_FORMAT
                        ") does not follow the previous one at %" PRIu64,
-                       s->bs.name, i, start, length, pos);
-    r = extent_list_add(&s->extents, pos, length, json_is_true(jz));
+                       name, i, start, length, pos);
+    /* A disk is at most what a file offset can address. */
+    if ((uint64_t)length > (uint64_t)INT64_MAX - pos)
+      return error_set(EPROTO,
+                       "%s: extent %zu ends beyond 2^63 bytes; the image "
+                       "size is not believable",
+                       name, i);
+    r = extent_list_add(out, pos, length, json_is_true(jz));
     if (r < 0)
       return r;
     pos += length;
   }
-  s->bs.size = pos;
-  s->have_extents = true;
+  *ret_size = pos;
   return 0;
+}
+
+/* The zero extents, once. */
+static int load_extents(struct imageio_source *s, struct http_conn *conn)
+{
+  _cleanup_free_ char *url = NULL;
+  struct http_response resp;
+  int r;
+
+  if (asprintf(&url, "%s/extents?context=zero", s->url) < 0)
+    return error_set(ENOMEM, "out of memory");
+  r = http_request(conn, "GET", url, NULL, EXTENTS_JSON_MAX, &resp);
+  if (r < 0)
+    return r;
+  if (resp.status < 200 || resp.status > 299)
+    r = http_status_error(conn, "GET", url, &resp);
+  else
+    r = imageio_parse_extents(resp.body ? resp.body : "", resp.body_len,
+                              s->bs.name, &s->extents, &s->bs.size);
+  http_response_clear(&resp);
+  if (r == 0)
+    s->have_extents = true;
+  return r;
 }
 
 int imageio_open(const char *spec, const struct imageio_options *opts,

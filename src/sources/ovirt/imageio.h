@@ -25,6 +25,8 @@
 #define HOIST_SOURCES_OVIRT_IMAGEIO_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "disk/bytesource.h"
 
@@ -44,6 +46,14 @@ bool imageio_is_url(const char *spec);
  * extents op, bs->request_size and bs->max_readers set. */
 int imageio_open(const char *url, const struct imageio_options *opts,
                  struct bytesource **ret);
+
+/* Parses the reply of GET /images/TICKET/extents?context=zero: a JSON
+ * array of {"start", "length", "zero"} that must tile [0, size) in order.
+ * Appends to out (merging runs of a kind) and sets *ret_size. `name` is
+ * for messages. */
+struct extent_list;
+int imageio_parse_extents(const char *buf, size_t len, const char *name,
+                          struct extent_list *out, uint64_t *ret_size);
 
 /* The URL as messages show it (ticket abbreviated, no user info); NULL
  * when out of memory. Caller frees. */
