@@ -566,3 +566,20 @@ def test_oversized_reply_is_refused(tmp_path, hoist, odd_server, imageio_pki):
               check=False)
     line = assert_one_line_error(p, out)
     assert "larger than 65536 bytes" in line
+
+
+def test_plain_http_port_is_a_tls_error(tmp_path, hoist):
+    import http.server
+    import threading
+    httpd = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        out = tmp_path / "out.raw"
+        p = hoist("copy", "imageio+https://127.0.0.1:%d/images/%s" % (
+            httpd.server_address[1], "0123456789abcdef"), out, check=False)
+        line = assert_one_line_error(p, out)
+        assert "TLS handshake" in line and "serves https" in line
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

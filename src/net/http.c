@@ -593,8 +593,10 @@ int http_fail_curl(struct http_conn *conn, const char *method, const char *url,
     return http_conn_fail(conn, ETIMEDOUT, "%s %s: timed out%s: %s", method,
                           url, tries, detail);
   case CURLE_SSL_CONNECT_ERROR:
-    return http_conn_fail(conn, EPROTO, "TLS handshake with %s failed%s: %s", o,
-                          tries, detail);
+    return http_conn_fail(conn, EPROTO,
+                          "TLS handshake with %s failed%s: %s: check that the "
+                          "port serves https",
+                          o, tries, detail);
   default:
     return http_conn_fail(conn, EIO, "%s %s: %s%s", method, url, detail, tries);
   }
