@@ -26,7 +26,9 @@ static void copy_usage(FILE *f)
       "\n"
       "SRC   a local file: raw, qcow2 (v2/v3), VMDK (monolithicSparse,\n"
       "      streamOptimized, monolithicFlat, twoGbMaxExtentSparse/Flat:\n"
-      "      give the descriptor); or ova:PATH#FILE, a disk inside an OVA\n"
+      "      give the descriptor); or ova:PATH#FILE, a disk inside an OVA;\n"
+      "      or imageio+https://HOST:PORT/images/TICKET, an oVirt image\n"
+      "      transfer (its transfer_url or proxy_url)\n"
       "DST   a path: a new regular file is created sparse; an existing\n"
       "      block device is written in place\n"
       "\n"
@@ -38,24 +40,38 @@ static void copy_usage(FILE *f)
       "      --checksum ALGO   print the digest of the whole virtual disk\n"
       "                        as written (sha256, sha1, sha512)\n"
       "      --preallocate     allocate every block of DST (no holes)\n"
+      "      --cacert FILE     trust the CA certificates in FILE (PEM) for\n"
+      "                        https sources, e.g. the oVirt engine's CA\n"
+      "      --insecure        do not verify the server's TLS certificate\n"
       "  -h, --help            this help\n",
       COPY_DEFAULT_WORKERS);
 }
 
 int cmd_copy(int argc, char **argv)
 {
-  enum { OPT_PROGRESS = 256, OPT_NO_PROGRESS, OPT_CHECKSUM, OPT_PREALLOC };
+  enum {
+    OPT_PROGRESS = 256,
+    OPT_NO_PROGRESS,
+    OPT_CHECKSUM,
+    OPT_PREALLOC,
+    OPT_CACERT,
+    OPT_INSECURE,
+  };
   static const struct option long_opts[] = {
       {"workers", required_argument, NULL, 'w'},
       {"progress", no_argument, NULL, OPT_PROGRESS},
       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
       {"checksum", required_argument, NULL, OPT_CHECKSUM},
       {"preallocate", no_argument, NULL, OPT_PREALLOC},
+      {"cacert", required_argument, NULL, OPT_CACERT},
+      {"insecure", no_argument, NULL, OPT_INSECURE},
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct copy_options copts = {0};
   struct dest_file_options dopts = {0};
+  struct cli_source_options sopts = {0};
+  _cleanup_free_ char *shown = NULL;
   struct progress_display pd;
   struct copy_progress progress;
   const char *checksum = NULL, *src_spec, *dst_path;
@@ -97,6 +113,12 @@ int cmd_copy(int argc, char **argv)
     case OPT_PREALLOC:
       dopts.preallocate = true;
       break;
+    case OPT_CACERT:
+      sopts.cacert = optarg;
+      break;
+    case OPT_INSECURE:
+      sopts.insecure = true;
+      break;
     case 'h':
       copy_usage(stdout);
       return 0;
@@ -112,8 +134,14 @@ int cmd_copy(int argc, char **argv)
   }
   src_spec = argv[optind];
   dst_path = argv[optind + 1];
+  if (sopts.cacert && sopts.insecure) {
+    fprintf(stderr, "hoist copy: --cacert and --insecure exclude each "
+                    "other\n");
+    return 2;
+  }
+  shown = cli_display_spec(src_spec);
 
-  r = cli_open_disk(src_spec, &src);
+  r = cli_open_disk_opts(src_spec, &sopts, &src);
   if (r < 0) {
     cli_report_error(NULL);
     return 1;
@@ -144,7 +172,7 @@ int cmd_copy(int argc, char **argv)
     fprintf(stderr, "copied %s (%s of data) from %s %s in %.2fs\n",
             cli_human_size(src->size, a, sizeof a),
             cli_human_size(atomic_load(&progress.written), b, sizeof b),
-            src->format, src_spec, progress_now() - started);
+            src->format, shown ? shown : "SRC", progress_now() - started);
   }
   dest_close(dst);
   disk_close(src);

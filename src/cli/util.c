@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "sources/ova/ova.h"
+#include "sources/ovirt/imageio.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -20,8 +21,59 @@ void cli_report_error(const char *context)
   error_clear();
 }
 
+/* The disk over an imageio ticket holds no files to open beside it. */
+static int no_siblings(void *opaque, const char *name, struct bytesource **ret)
+{
+  (void)opaque;
+  (void)ret;
+  return error_set(ENOTSUP,
+                   "the image refers to another file (\"%s\"), which "
+                   "cannot be read over imageio",
+                   name);
+}
+
+static int open_imageio(const char *spec, const struct cli_source_options *o,
+                        struct disk **ret)
+{
+  struct imageio_options io = {0};
+  struct disk_open_opts dopts = {.open_sibling = no_siblings};
+  struct bytesource *bs;
+  int r;
+
+  if (o) {
+    io.cacert = o->cacert;
+    io.insecure = o->insecure;
+  }
+  if (io.insecure) {
+    _cleanup_free_ char *origin = imageio_display_url(spec);
+    fprintf(stderr,
+            "%s: warning: TLS certificate verification is off "
+            "(--insecure): the server of %s is not authenticated\n",
+            cli_program, origin ? origin : "the source");
+  }
+  r = imageio_open(spec, &io, &bs);
+  if (r < 0)
+    return r;
+  return disk_open(bs, &dopts, ret);
+}
+
+char *cli_display_spec(const char *spec)
+{
+  if (imageio_is_url(spec))
+    return imageio_display_url(spec);
+  return strdup(spec);
+}
+
 int cli_open_disk(const char *spec, struct disk **ret)
 {
+  return cli_open_disk_opts(spec, NULL, ret);
+}
+
+int cli_open_disk_opts(const char *spec, const struct cli_source_options *o,
+                       struct disk **ret)
+{
+  if (imageio_is_url(spec))
+    return open_imageio(spec, o, ret);
   if (strncmp(spec, "ova:", 4) == 0) {
     _cleanup_free_ char *path = strdup(spec + 4);
     char *member;

@@ -375,6 +375,8 @@ int copy_disk(struct disk *src, struct dest *dst,
                      (unsigned long long)src->size);
   job.workers = opts->workers ? opts->workers : COPY_DEFAULT_WORKERS;
   job.workers = MIN(job.workers, COPY_MAX_WORKERS);
+  if (src->max_workers)
+    job.workers = MIN(job.workers, src->max_workers);
   if (!src->stream && !src->thread_safe)
     job.workers = 1;
   job.request_size =

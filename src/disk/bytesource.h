@@ -50,6 +50,11 @@ struct bytesource {
   /* Bytes peeked from a stream, handed out again by the next reads. */
   unsigned char *peeked;
   size_t peeked_len, peeked_pos;
+  /* Hints for the layers above (0: no preference): a preferred read size
+   * (MiB-sized for HTTP) and how many preads may run at once (an imageio
+   * ticket's max_readers). disk_open() hands them on to the disk. */
+  uint32_t request_size;
+  unsigned max_readers;
 };
 
 /* Opens a local file (or block device) read-only as a random-access,

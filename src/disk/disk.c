@@ -187,7 +187,17 @@ static int disk_open_depth(struct bytesource *bs,
 int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,
               struct disk **ret)
 {
-  return disk_open_depth(bs, opts, ret, 0);
+  uint32_t request_size = bs->request_size;
+  unsigned max_readers = bs->max_readers;
+  int r = disk_open_depth(bs, opts, ret, 0);
+
+  /* The source's hints hold for whatever decoder reads it. */
+  if (r == 0 && request_size > (*ret)->request_size)
+    (*ret)->request_size = request_size;
+  if (r == 0 && max_readers &&
+      (!(*ret)->max_workers || (*ret)->max_workers > max_readers))
+    (*ret)->max_workers = max_readers;
+  return r;
 }
 
 /* Siblings of a local file live in the same directory. */

@@ -77,6 +77,7 @@ struct disk {
   uint32_t chunk_size;      /* stream: max decoded bytes per chunk */
   size_t chunk_payload_max; /* stream: max payload bytes per chunk */
   uint32_t request_size;    /* preferred read size for random access */
+  unsigned max_workers;     /* at most this many readers at once; 0: any */
   struct bytesource *bs;    /* the source it decodes (owned) */
 };
 
