@@ -22,21 +22,8 @@ def schema(shared_dir):
     return KubevirtSchema.from_shared(shared_dir)
 
 
-@pytest.fixture(scope="session")
-def ova_works(hoist_bin, tmp_path_factory):
-    """Skips when the OVA source is still the refusing stub."""
-    import subprocess
-    d = tmp_path_factory.mktemp("probe")
-    made = make_ova(d / "probe.ova", [VM(name="probe")], d / "w")
-    p = subprocess.run([str(hoist_bin), "migrate", "--source",
-                        f"ova:{made.path}", "--target", f"dir:{d}/out"],
-                       capture_output=True, text=True)
-    if "not supported yet" in p.stderr:
-        pytest.skip("the OVA source is not merged into this branch yet")
-
-
 @pytest.fixture
-def migrate(hoist, ova_works):
+def migrate(hoist):
     def run(ova, out, *args, check=True):
         return hoist("migrate", "--no-progress", "--source", f"ova:{ova}",
                      "--target", f"dir:{out}", *args, check=check)
@@ -359,8 +346,6 @@ def test_stream_optimized_vmdk_disks(tmp_path, migrate, schema):
     made = make_ova(tmp_path / "a.ova", [vm], tmp_path / "w")
     out = tmp_path / "out"
     p = migrate(made.path, out, check=False)
-    if "VMDK is not supported yet" in p.stderr:
-        pytest.skip("the VMDK decoder is not merged into this branch yet")
     assert p.returncode == 0, p.stderr
     [doc] = load(out / "vmdk-vm" / "virtualmachine.yaml")
     schema.check_vm(doc)

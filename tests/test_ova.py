@@ -13,7 +13,6 @@ from diskutil import GiB, MiB, assert_same_content, reference_raw, \
 from ovagen import VM, Disk, Nic, fixture, make_disk, make_ovf, write_ova, \
     write_unpacked
 
-XFAIL_VMDK = pytest.mark.xfail(strict=False, reason="needs the VMDK decoder")
 
 
 def inspect(hoist, target, *opts):
@@ -313,7 +312,6 @@ def test_unpacked_export(simple_ova, tmp_path, hoist):
     fails(hoist("inspect", f"ova:{folder}", check=False), "two .ovf")
 
 
-@XFAIL_VMDK
 def test_copy_stream_optimized_member(tmp_path, hoist):
     vmdk = make_disk(tmp_path / "d.vmdk", 8 * MiB,
                      [(0, 65536, 0x11), (5 * MiB, 4096, 0x12)], fmt="vmdk")
@@ -326,7 +324,6 @@ def test_copy_stream_optimized_member(tmp_path, hoist):
     assert_same_content(reference_raw(vmdk, tmp_path / "ref.raw"), out)
 
 
-@XFAIL_VMDK
 def test_copy_gzip_stream_optimized_member(tmp_path, hoist):
     vmdk = make_disk(tmp_path / "d.vmdk", 8 * MiB, [(MiB, 65536, 0x13)],
                      fmt="vmdk")
