@@ -120,10 +120,11 @@ def run_case(name, src, fmt, work, hoist, reps):
         # nbdcopy reads qcow2 through qemu-nbd (its usual set-up).
         tools["nbdcopy"] = ["nbdcopy", "--flush", "--", "[", "qemu-nbd", "-r", "-f", fmt,
                             src, "]", out]
-    results = {}
-    for tool, cmd in tools.items():
-        best = None
-        for _ in range(reps):
+    # Interleave the tools in every round so that the machine's load
+    # changes hit all of them alike; report the median round.
+    runs = {tool: [] for tool in tools}
+    for _ in range(reps):
+        for tool, cmd in tools.items():
             if out.exists():
                 out.unlink()
             if tool == "nbdcopy":
@@ -131,10 +132,8 @@ def run_case(name, src, fmt, work, hoist, reps):
                 os.truncate(out, os.path.getsize(src) if fmt == "raw"
                             else virtual_size(src))
             drop_cache(src)
-            r = timed(cmd)
-            if best is None or r[0] < best[0]:
-                best = r
-        results[tool] = best
+            runs[tool].append(timed(cmd))
+    results = {tool: sorted(r)[len(r) // 2] for tool, r in runs.items()}
     if out.exists():
         out.unlink()
     h = results["hoist"]
@@ -169,7 +168,7 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="small inputs (for a smoke run)")
     ap.add_argument("--only", help="run only the cases whose name has this")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--workdir", default=os.path.expanduser(
         "~/.cache/hoist/bench"))
     ap.add_argument("--hoist", default=str(ROOT / "build" / "src" / "cli" /
@@ -197,7 +196,8 @@ def main():
          convert(huge, work / "huge.qcow2", "qcow2"), "qcow2"),
     ]
     print(f"hoist copy vs peers, {os.cpu_count()} cores, "
-          f"best of {args.reps}; ratio > 1: hoist is faster")
+          f"median of {args.reps} interleaved rounds; ratio > 1: hoist is "
+          f"faster")
     summary = []
     for name, src, fmt in cases:
         if args.only and args.only not in name:
