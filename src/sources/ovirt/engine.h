@@ -13,12 +13,12 @@
 #include "model/vm.h"
 
 struct ovirt_config {
-  const char *url;      /* https://engine.example.com (the /ovirt-engine/api
-                           part is added when missing) */
-  const char *user;     /* admin@internal */
+  const char *url;  /* https://engine.example.com (the /ovirt-engine/api
+                       part is added when missing) */
+  const char *user; /* admin@internal */
   const char *password;
-  const char *cacert;   /* PEM file; NULL: system CAs */
-  bool insecure;        /* skip TLS verification (the caller warns) */
+  const char *cacert; /* PEM file; NULL: system CAs */
+  bool insecure;      /* skip TLS verification (the caller warns) */
 };
 
 struct ovirt_engine;
