@@ -300,6 +300,7 @@ static size_t header_cb(char *data, size_t size, size_t n, void *opaque)
   unsigned long long a, b, t;
   int status;
 
+  http_headers_reply_line(conn, data, len);
   snprintf(line, sizeof line, "%.*s", (int)MIN(len, sizeof line - 1), data);
   line[strcspn(line, "\r\n")] = 0;
   if (strncmp(line, "HTTP/", 5) == 0) {
@@ -437,6 +438,7 @@ void http_conn_free(struct http_conn *conn)
   if (conn->easy)
     curl_easy_cleanup(conn->easy);
   curl_slist_free_all(conn->json_headers);
+  http_headers_free(conn);
   if (conn->sink == SINK_BODY)
     free(conn->buf);
   free(conn);
@@ -677,7 +679,7 @@ int http_get_range(struct http_conn *conn, const char *url, void *buf,
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, conn->get_headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 0L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o->low_speed_time);

@@ -106,6 +106,25 @@ int http_post_form(struct http_conn *conn, const char *url, const char *form,
  * ("Authorization: Bearer …"): headers never appear in messages. */
 int http_conn_add_header(struct http_conn *conn, const char *header);
 
+/* Sets header `name` to `value` on every request of this connection from
+ * then on (JSON requests and range GETs), replacing an earlier value;
+ * value NULL removes it. For credentials such as X-Auth-Token: headers
+ * never appear in messages. An open streaming GET is given up. */
+int http_conn_set_header(struct http_conn *conn, const char *name,
+                         const char *value);
+
+/* Keeps the value of reply header `name` (such as X-Subject-Token) of
+ * each reply on this connection, capped at HTTP_HEADER_VALUE_MAX bytes
+ * (a longer value is dropped); http_conn_take_header() hands it over
+ * (caller frees; NULL if the last reply had none). */
+#define HTTP_HEADER_VALUE_MAX (16u * 1024)
+int http_conn_capture_header(struct http_conn *conn, const char *name);
+char *http_conn_take_header(struct http_conn *conn);
+
+/* The HTTP status of the last reply on this connection (0: none), for
+ * a caller that reacts to one (re-authenticating after a 401). */
+long http_conn_status(const struct http_conn *conn);
+
 /* With on, http_request() also retries a POST whose connection failed
  * after the request may have reached the server, as for other methods:
  * for actions that are safe to repeat. Off by default. */

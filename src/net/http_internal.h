@@ -34,6 +34,13 @@ struct http_conn {
   CURL *easy;
   struct curl_slist *json_headers; /* and those added by the caller */
   bool retry_post;
+  /* Headers set with http_conn_set_header(): also in json_headers, and
+   * alone here for GETs of data. */
+  struct curl_slist *get_headers;
+  /* The reply header that http_conn_capture_header() keeps, and its
+   * value in the last reply. */
+  char *capture_name;
+  char *captured;
   char errbuf[CURL_ERROR_SIZE];
 
   /* Per attempt: the reply's status line and headers. */
@@ -92,6 +99,11 @@ void http_retry_init(struct retry_state *rs, const struct http_options *o);
 void http_retry_progress(struct retry_state *rs);
 /* Waits before the next try, or returns false when out of tries. */
 bool http_retry_wait(struct retry_state *rs);
+
+/* http_headers.c */
+void http_headers_reply_line(struct http_conn *conn, const char *data,
+                             size_t len);
+void http_headers_free(struct http_conn *conn);
 
 /* http_stream.c */
 size_t http_stream_write(struct http_conn *conn, const char *data, size_t len);

@@ -86,7 +86,7 @@ static int stream_start(struct http_conn *conn, const char *url)
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
   curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, NULL);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, conn->get_headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, 0L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_limit);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, o->low_speed_time);
