@@ -16,14 +16,20 @@ int cmd_inventory(int argc, char **argv);
 /* Prints "hoist: <context>: <the recorded error>" once and clears it. */
 void cli_report_error(const char *context);
 
-/* Opens a disk named on the command line: a path, ova:PATH#FILE, or an
- * oVirt imageio ticket URL (imageio+https://HOST:PORT/images/TICKET). */
+/* Opens a disk named on the command line: a path, ova:PATH#FILE, an
+ * oVirt imageio ticket URL (imageio+https://HOST:PORT/images/TICKET), or
+ * a Glance image (glance://IMAGE_ID). */
 int cli_open_disk(const char *spec, struct disk **ret);
+
+struct cli_openstack;
 
 /* How to reach network sources. */
 struct cli_source_options {
   const char *cacert; /* --cacert FILE */
   bool insecure;      /* --insecure: warns once on stderr */
+  /* glance://IMAGE_ID: the --os-* options (NULL: the environment's). */
+  struct cli_openstack *openstack;
+  unsigned workers; /* parallel connections for network sources; 0: 4 */
 };
 int cli_open_disk_opts(const char *spec, const struct cli_source_options *o,
                        struct disk **ret);

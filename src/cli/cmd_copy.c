@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/openstack_cli.h"
 #include "cli/progress.h"
 #include "copy/checksum.h"
 #include "copy/dest.h"
@@ -28,7 +29,9 @@ static void copy_usage(FILE *f)
       "      streamOptimized, monolithicFlat, twoGbMaxExtentSparse/Flat:\n"
       "      give the descriptor); or ova:PATH#FILE, a disk inside an OVA;\n"
       "      or imageio+https://HOST:PORT/images/TICKET, an oVirt image\n"
-      "      transfer (its transfer_url or proxy_url)\n"
+      "      transfer (its transfer_url or proxy_url); or glance://IMAGE_ID,\n"
+      "      an OpenStack Glance image (raw, qcow2, VMDK; its checksum is\n"
+      "      verified before the copy counts as done)\n"
       "DST   a path: a new regular file is created sparse; an existing\n"
       "      block device is written in place\n"
       "\n"
@@ -43,7 +46,9 @@ static void copy_usage(FILE *f)
       "      --cacert FILE     trust the CA certificates in FILE (PEM) for\n"
       "                        https sources, e.g. the oVirt engine's CA\n"
       "      --insecure        do not verify the server's TLS certificate\n"
-      "  -h, --help            this help\n",
+      "  -h, --help            this help\n"
+      "\n"
+      "OpenStack options (glance://IMAGE_ID):\n" CLI_OPENSTACK_HELP,
       COPY_DEFAULT_WORKERS);
 }
 
@@ -65,12 +70,14 @@ int cmd_copy(int argc, char **argv)
       {"preallocate", no_argument, NULL, OPT_PREALLOC},
       {"cacert", required_argument, NULL, OPT_CACERT},
       {"insecure", no_argument, NULL, OPT_INSECURE},
+      CLI_OPENSTACK_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct copy_options copts = {0};
   struct dest_file_options dopts = {0};
   struct cli_source_options sopts = {0};
+  struct cli_openstack os_opts = {0};
   _cleanup_free_ char *shown = NULL;
   struct progress_display pd;
   struct copy_progress progress;
@@ -123,6 +130,11 @@ int cmd_copy(int argc, char **argv)
       copy_usage(stdout);
       return 0;
     default:
+      r = cli_openstack_option(&os_opts, "copy", c, optarg);
+      if (r < 0)
+        return 2;
+      if (r > 0)
+        break;
       fprintf(stderr, "Run 'hoist copy --help' for the options.\n");
       return 2;
     }
@@ -140,6 +152,8 @@ int cmd_copy(int argc, char **argv)
     return 2;
   }
   shown = cli_display_spec(src_spec);
+  sopts.openstack = &os_opts;
+  sopts.workers = copts.workers;
 
   r = cli_open_disk_opts(src_spec, &sopts, &src);
   if (r < 0) {

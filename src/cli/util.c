@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/openstack_cli.h"
 #include "sources/ova/ova.h"
+#include "sources/openstack/glance.h"
 #include "sources/ovirt/imageio.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -57,6 +59,30 @@ static int open_imageio(const char *spec, const struct cli_source_options *o,
   return disk_open(bs, &dopts, ret);
 }
 
+/* glance://IMAGE_ID: authenticates with the --os-* options or the
+ * environment; the disk owns the session. */
+static int open_glance(const char *spec, const struct cli_source_options *o,
+                       struct disk **ret)
+{
+  struct cli_openstack none = {0};
+  struct glance_disk_options gopts = {.owns_session = true};
+  const char *id = spec + strlen("glance://");
+  struct os_session *s;
+  int r;
+
+  if (!glance_id_ok(id))
+    return error_set(EINVAL,
+                     "%s: expected glance://IMAGE_ID (the image's id, "
+                     "from 'hoist inventory openstack images')",
+                     spec);
+  r = cli_openstack_session(o && o->openstack ? o->openstack : &none, "copy",
+                            o ? o->cacert : NULL, o && o->insecure, &s);
+  if (r < 0)
+    return r;
+  gopts.connections = o ? o->workers : 0;
+  return glance_open_disk(s, id, &gopts, ret);
+}
+
 char *cli_display_spec(const char *spec)
 {
   if (imageio_is_url(spec))
@@ -74,6 +100,8 @@ int cli_open_disk_opts(const char *spec, const struct cli_source_options *o,
 {
   if (imageio_is_url(spec))
     return open_imageio(spec, o, ret);
+  if (strncmp(spec, "glance://", 9) == 0)
+    return open_glance(spec, o, ret);
   if (strncmp(spec, "ova:", 4) == 0) {
     _cleanup_free_ char *path = strdup(spec + 4);
     char *member;

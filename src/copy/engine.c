@@ -432,6 +432,10 @@ int copy_disk(struct disk *src, struct dest *dst,
     }
   if (r == 0 && atomic_load(&job.failed))
     r = error_is_set() ? -error_code() : -EIO;
+  /* A source with a published checksum checks it before the copy counts
+   * as done. */
+  if (r == 0)
+    r = disk_verify(src);
   if (r == 0 && !opts->no_flush)
     r = dest_flush(dst);
 

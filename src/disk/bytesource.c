@@ -31,6 +31,11 @@ struct bytesource *bytesource_new(const struct bytesource_ops *ops,
   return bs;
 }
 
+int bytesource_verify(struct bytesource *bs)
+{
+  return bs && bs->ops->verify ? bs->ops->verify(bs) : 0;
+}
+
 void bytesource_close(struct bytesource *bs)
 {
   if (!bs)

@@ -38,6 +38,10 @@ struct bytesource_ops {
   /* Optional: hint that [offset, offset+len) will not be read again soon,
    * so cached pages may be dropped. */
   void (*done_with)(struct bytesource *bs, uint64_t offset, uint64_t len);
+  /* Optional: after a complete copy, checks what only the whole source
+   * can show (a checksum its server published for its bytes); 0, or a
+   * negative errno with the error set. */
+  int (*verify)(struct bytesource *bs);
   void (*close)(struct bytesource *bs);
 };
 
@@ -103,6 +107,9 @@ ssize_t bytesource_peek(struct bytesource *bs, void *buf, size_t len);
 
 /* Skips n bytes of a stream. */
 int bytesource_skip(struct bytesource *bs, uint64_t n);
+
+/* ops->verify, if the source has one; else 0. */
+int bytesource_verify(struct bytesource *bs);
 
 void bytesource_done_with(struct bytesource *bs, uint64_t offset, uint64_t len);
 void bytesource_close(struct bytesource *bs);

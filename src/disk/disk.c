@@ -32,6 +32,11 @@ struct disk *disk_new(const struct disk_ops *ops, size_t size_of_impl,
   return d;
 }
 
+int disk_verify(struct disk *d)
+{
+  return bytesource_verify(d->bs);
+}
+
 void disk_close(struct disk *d)
 {
   if (!d)

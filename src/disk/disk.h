@@ -102,6 +102,11 @@ int disk_open_path(const char *path, struct disk **ret);
 
 void disk_close(struct disk *d);
 
+/* After a complete copy: the byte source's verification (see
+ * bytesource_verify()), so that a copy whose source fails it does not
+ * count as done. */
+int disk_verify(struct disk *d);
+
 /* Allocates a disk with the common fields set; decoders embed struct disk
  * first in their own struct and pass its size. */
 struct disk *disk_new(const struct disk_ops *ops, size_t size_of_impl,
