@@ -195,7 +195,7 @@ def _stop(proc):
 class OpenStack:
     """Keystone and Glance, configured and running."""
 
-    def __init__(self, workdir, pki, glance_workers=1):
+    def __init__(self, workdir, pki, glance_workers=1, token_cache=False):
         self.dir = pathlib.Path(workdir)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.pki = pki
@@ -207,6 +207,9 @@ class OpenStack:
         self.auth_url = "https://127.0.0.1:%d/v3" % self.kport
         self.glance_url = "https://127.0.0.1:%d" % self.gport
         self.glance_workers = glance_workers
+        # Glance validates every token with Keystone unless it caches the
+        # answer (then a revoked token works on for minutes).
+        self.token_cache = token_cache
         self.keystone = self.glance = None
         self.ids = {}
 
@@ -376,9 +379,11 @@ class OpenStack:
             "project_name = service\nproject_domain_id = default\n"
             "username = glance\nuser_domain_id = default\n"
             "password = %(pw)s\ncafile = %(ca)s\n"
+            "token_cache_time = %(cache)d\n"
             "[oslo_policy]\nenforce_new_defaults = true\n"
             % {"url": self.glance_url, "d": d, "auth": self.auth_url,
-               "pw": SERVICE_PASSWORD, "ca": self.ca})
+               "pw": SERVICE_PASSWORD, "ca": self.ca,
+               "cache": 300 if self.token_cache else -1})
         return d
 
     def start_glance(self):
