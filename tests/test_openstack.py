@@ -9,6 +9,7 @@ import sqlite3
 import ssl
 import subprocess
 import threading
+import time
 import http.client
 import http.server
 
@@ -260,6 +261,8 @@ def test_tokens_revoked_mid_copy_are_renewed(tmp_path, hoist_bin, openstack,
                     expect=200)
     openstack.admin("PATCH", "/users/" + uid, {"user": {"enabled": True}},
                     expect=200)
+    # Keystone revokes what was issued up to the second of the event.
+    time.sleep(1.5)
     slow_glance.release.set()
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err

@@ -116,7 +116,7 @@ const char *glance_image_prop(const struct glance_image *img, const char *key)
 
 /* ---- the API ---- */
 
-static const char *glance_advice(long status)
+const char *glance_advice(long status)
 {
   switch (status) {
   case 401:
@@ -153,6 +153,7 @@ int glance_endpoint(struct os_session *s, char **ret)
 
 struct glance {
   struct os_session *session;
+  struct http_client *client;
   char *base; /* https://HOST:9292 (no /v2) */
   struct http_conn *conn;
   unsigned gen;
@@ -167,11 +168,12 @@ int glance_open(struct os_session *s, struct glance **ret)
     return error_set(ENOMEM, "out of memory");
   g->session = s;
   if ((r = glance_endpoint(s, &g->base)) < 0 ||
-      (r = http_conn_new(os_session_client(s), &g->conn)) < 0) {
+      (r = os_session_new_client(s, &g->client)) < 0 ||
+      (r = http_conn_new(g->client, &g->conn)) < 0) {
     glance_close(g);
     return r;
   }
-  http_client_set_advice(os_session_client(s), glance_advice);
+  http_client_set_advice(g->client, glance_advice);
   *ret = g;
   return 0;
 }
@@ -181,6 +183,7 @@ void glance_close(struct glance *g)
   if (!g)
     return;
   http_conn_free(g->conn);
+  http_client_free(g->client);
   free(g->base);
   free(g);
 }

@@ -16,6 +16,9 @@
 struct os_session;
 struct http_conn;
 
+/* Advice for Glance's HTTP statuses. */
+const char *glance_advice(long status);
+
 /* The image's base URL from the catalog (no /v2). */
 int glance_endpoint(struct os_session *s, char **ret);
 
@@ -36,6 +39,7 @@ struct glance_source {
   struct bytesource bs;
   struct os_session *session;
   bool owns_session;
+  struct http_client *client;
   char *url;                   /* …/v2/images/ID/file */
   bool ranges;                 /* Glance answered 206 to a Range request */
   struct glance_digest digest; /* md NULL: nothing to check */

@@ -107,7 +107,7 @@ struct glance_conn *glance_conn_get(struct glance_source *g)
     error_set(ENOMEM, "out of memory");
     return NULL;
   }
-  if (http_conn_new(os_session_client(g->session), &c->conn) < 0) {
+  if (http_conn_new(g->client, &c->conn) < 0) {
     free(c);
     return NULL;
   }
@@ -250,6 +250,7 @@ static void glance_source_close(struct bytesource *bs)
   glance_digest_clear(&g->digest);
   pthread_mutex_destroy(&g->lock);
   free(g->url);
+  http_client_free(g->client);
   if (g->owns_session)
     os_session_free(g->session);
 }
@@ -323,6 +324,12 @@ int glance_source_open(struct os_session *s, const char *image_id,
     bytesource_close(&g->bs);
     return error_set(ENOMEM, "out of memory");
   }
+  r = os_session_new_client(s, &g->client);
+  if (r < 0) {
+    bytesource_close(&g->bs);
+    return r;
+  }
+  http_client_set_advice(g->client, glance_advice);
   r = probe_ranges(g);
   if (r < 0) {
     bytesource_close(&g->bs);

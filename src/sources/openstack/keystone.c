@@ -19,6 +19,8 @@
 
 struct os_session {
   struct http_client *client;
+  struct http_options hopts;
+  char *cacert;
   struct http_conn *conn; /* for Keystone itself, under lock */
   char *auth_url;         /* …/v3 */
   char *tokens_url;       /* …/v3/auth/tokens */
@@ -337,8 +339,11 @@ int os_session_open(const struct os_auth_config *c, struct os_session **ret)
     free(s->password);
     s->password = NULL;
   }
-  hopts.cacert = c->cacert;
+  if (c->cacert && !(s->cacert = strdup(c->cacert)))
+    goto oom;
+  hopts.cacert = s->cacert;
   hopts.insecure = c->insecure;
+  s->hopts = hopts;
   if ((r = http_client_new(&hopts, &s->client)) < 0 ||
       (r = http_client_add_secret(s->client, s->password)) < 0 ||
       (r = http_client_add_secret(s->client, s->given_token)) < 0 ||
@@ -376,6 +381,7 @@ void os_session_free(struct os_session *s)
     return;
   http_conn_free(s->conn);
   http_client_free(s->client);
+  free(s->cacert);
   free(s->auth_url);
   free(s->tokens_url);
   free(s->region);
@@ -401,6 +407,26 @@ void os_session_free(struct os_session *s)
 struct http_client *os_session_client(struct os_session *s)
 {
   return s->client;
+}
+
+int os_session_new_client(struct os_session *s, struct http_client **ret)
+{
+  struct http_client *c;
+  int r;
+
+  r = http_client_new(&s->hopts, &c);
+  if (r == 0)
+    r = http_client_add_secret(c, s->password);
+  if (r == 0)
+    r = http_client_add_secret(c, s->given_token);
+  if (r == 0)
+    r = http_client_add_secret(c, s->app_cred_secret);
+  if (r < 0) {
+    http_client_free(c);
+    return r;
+  }
+  *ret = c;
+  return 0;
 }
 
 const char *os_session_project_id(struct os_session *s)

@@ -92,9 +92,14 @@ struct os_session;
 int os_session_open(const struct os_auth_config *cfg, struct os_session **ret);
 void os_session_free(struct os_session *s);
 
-/* The http client every request of the session uses (TLS settings,
- * secrets redacted); owned by the session. */
+/* The http client of Keystone's requests; owned by the session. */
 struct http_client *os_session_client(struct os_session *s);
+
+/* A new http client for a service's requests, with the session's TLS
+ * settings and secrets (caller frees). Each service gets its own, so
+ * that "this server answered before" (which makes a refused connection
+ * worth retrying) is about that server. */
+int os_session_new_client(struct os_session *s, struct http_client **ret);
 
 /* Service endpoint as above, from the session's catalog, for the
  * session's interface and region. Caller frees. */
