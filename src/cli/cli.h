@@ -11,6 +11,19 @@
 int cmd_copy(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_inventory_openstack(int argc, char **argv);
+
+/* Shared by the inventory commands (cmd_inventory.c). */
+struct vm;
+struct vm_list;
+typedef struct json_t json_t;
+json_t *cli_vm_json(const struct vm *vm);
+void cli_print_vms(const struct vm_list *vms);
+/* Prints and frees list (NULL: an error message); returns the exit
+ * status. */
+int cli_print_json(json_t *list);
+/* Appends item to list (both freed and NULL returned on failure). */
+json_t *cli_json_append(json_t *list, json_t *item);
 int cmd_inventory(int argc, char **argv);
 
 /* Prints "hoist: <context>: <the recorded error>" once and clears it. */

@@ -18,6 +18,9 @@
 static void inventory_usage(FILE *f)
 {
   fprintf(f,
+          "Usage: hoist inventory openstack vms|networks|volumes|images|"
+          "leftovers …\n"
+          "       (see 'hoist inventory openstack --help')\n"
           "Usage: hoist inventory vms|networks|storage|hosts --engine URL "
           "--user USER\n"
           "                       [--password-file FILE] [--cacert FILE] "
@@ -43,7 +46,7 @@ static const char *power_name(enum vm_power p)
 
 /* ---- JSON ---- */
 
-static json_t *vm_json(const struct vm *vm)
+json_t *cli_vm_json(const struct vm *vm)
 {
   json_t *disks = json_array(), *nics = json_array(), *concerns = json_array();
   json_t *o;
@@ -99,7 +102,7 @@ static json_t *vm_json(const struct vm *vm)
   return o;
 }
 
-static int print_json(json_t *list)
+int cli_print_json(json_t *list)
 {
   if (!list) {
     /* jansson takes UTF-8 only; the engine's names should be. */
@@ -115,7 +118,7 @@ static int print_json(json_t *list)
   return 0;
 }
 
-static json_t *append(json_t *list, json_t *item)
+json_t *cli_json_append(json_t *list, json_t *item)
 {
   if (!list || !item || json_array_append_new(list, item) < 0) {
     json_decref(list);
@@ -139,7 +142,7 @@ static void concern_counts(const struct vm *vm, char *buf, size_t len)
              n[CONCERN_CRITICAL], n[CONCERN_WARNING], n[CONCERN_INFO]);
 }
 
-static void print_vms(const struct vm_list *vms)
+void cli_print_vms(const struct vm_list *vms)
 {
   size_t i, j;
 
@@ -181,15 +184,15 @@ static int list_vms(struct ovirt_engine *e, bool as_json)
     return 1;
   }
   if (!as_json) {
-    print_vms(&vms);
+    cli_print_vms(&vms);
     vm_list_free(&vms);
     return 0;
   }
   list = json_array();
   for (i = 0; list && i < vms.len; i++)
-    list = append(list, vm_json(vms.ptr[i]));
+    list = cli_json_append(list, cli_vm_json(vms.ptr[i]));
   vm_list_free(&vms);
-  return print_json(list);
+  return cli_print_json(list);
 }
 
 static const char *dc_name(const struct ovirt_network *n)
@@ -218,14 +221,14 @@ static int list_networks(const struct ovirt_inventory *inv, bool as_json)
                     n->data_center, "vm_network", n->vm_network);
       if (o && n->vlan >= 0)
         json_object_set_new(o, "vlan", json_integer(n->vlan));
-      list = append(list, o);
+      list = cli_json_append(list, o);
     } else {
       printf("%-24s %-5s %-4s %-36s %s\n", P(n->name), vlan,
              n->vm_network ? "yes" : "no", P(n->id),
              P(n->description ? n->description : dc_name(n)));
     }
   }
-  return as_json ? print_json(list) : 0;
+  return as_json ? cli_print_json(list) : 0;
 }
 
 static int list_storage(const struct ovirt_inventory *inv, bool as_json)
@@ -241,12 +244,12 @@ static int list_storage(const struct ovirt_inventory *inv, bool as_json)
     char a[32], u[32];
 
     if (as_json)
-      list = append(list,
-                    json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:I,s:I}", "id", s->id,
-                              "name", s->name, "type", s->type, "storage_type",
-                              s->storage_type, "status", s->status, "available",
-                              (json_int_t)s->available, "used",
-                              (json_int_t)s->used));
+      list = cli_json_append(
+          list,
+          json_pack("{s:s,s:s?,s:s?,s:s?,s:s?,s:I,s:I}", "id", s->id, "name",
+                    s->name, "type", s->type, "storage_type", s->storage_type,
+                    "status", s->status, "available", (json_int_t)s->available,
+                    "used", (json_int_t)s->used));
     else
       printf("%-24s %-8s %-10s %-10s %-10s %s\n", P(s->name),
              P(s->type ? s->type : "-"),
@@ -254,7 +257,7 @@ static int list_storage(const struct ovirt_inventory *inv, bool as_json)
              cli_human_size(s->available, a, sizeof a),
              cli_human_size(s->used, u, sizeof u), P(s->id));
   }
-  return as_json ? print_json(list) : 0;
+  return as_json ? cli_print_json(list) : 0;
 }
 
 static int list_hosts(const struct ovirt_inventory *inv, bool as_json)
@@ -274,15 +277,16 @@ static int list_hosts(const struct ovirt_inventory *inv, bool as_json)
           inv->clusters.ptr[j].name)
         cluster = inv->clusters.ptr[j].name;
     if (as_json)
-      list = append(list, json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "id", h->id,
-                                    "name", h->name, "address", h->address,
-                                    "status", h->status, "cluster", cluster));
+      list = cli_json_append(list, json_pack("{s:s,s:s?,s:s?,s:s?,s:s?}", "id",
+                                             h->id, "name", h->name, "address",
+                                             h->address, "status", h->status,
+                                             "cluster", cluster));
     else
       printf("%-24s %-24s %-14s %-16s %s\n", P(h->name),
              P(h->address ? h->address : "-"), P(h->status ? h->status : "-"),
              P(cluster ? cluster : "-"), P(h->id));
   }
-  return as_json ? print_json(list) : 0;
+  return as_json ? cli_print_json(list) : 0;
 }
 
 static int usage_error(const char *msg, const char *arg)
@@ -310,6 +314,8 @@ int cmd_inventory(int argc, char **argv)
   bool as_json = false;
   int c, r;
 
+  if (argc > 1 && streq(argv[1], "openstack"))
+    return cmd_inventory_openstack(argc - 1, argv + 1);
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {

@@ -1,4 +1,5 @@
-/* hoist migrate --source ova:PATH|ovirt://ENGINE --target dir:OUT
+/* hoist migrate --source ova:PATH|ovirt://ENGINE|openstack:// --target
+ * dir:OUT
  *
  * One pipeline for every source: a source gives a list of VMs (the neutral
  * model) and opens their disks as copy-engine sources; from there on
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/openstack_cli.h"
 #include "cli/ovirt_cli.h"
 #include "cli/progress.h"
 #include "copy/dest.h"
@@ -24,6 +26,8 @@
 #include "kubevirt/builder.h"
 #include "model/mapping.h"
 #include "model/names.h"
+#include "sources/openstack/cloud.h"
+#include "sources/openstack/keystone.h"
 #include "sources/ova/ova.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -39,6 +43,9 @@ static void migrate_usage(FILE *f)
       "--target dir:OUT\n"
       "                     --user USER --password-file FILE "
       "[--cacert FILE] [OPTIONS]\n"
+      "       hoist migrate --source openstack://[KEYSTONE-HOST[:PORT]] "
+      "--vm NAME…\n"
+      "                     --target dir:OUT [--os-* options] [OPTIONS]\n"
       "\n"
       "Migrates VMs into KubeVirt manifests and raw disks. For each VM it\n"
       "writes OUT/VM-NAME/ with one raw disk per PVC (VM-NAME-disk-N.raw),\n"
@@ -68,6 +75,26 @@ static void migrate_usage(FILE *f)
       "zone\n"
       "             names become their IANA zone). No guest conversion: oVirt\n"
       "             guests already run on KVM with virtio.\n"
+      "  openstack://[KEYSTONE-HOST[:PORT][/PATH]]\n"
+      "             an OpenStack project: Keystone (https://HOST:PORT/PATH,\n"
+      "             or --os-auth-url / OS_AUTH_URL when no host is given),\n"
+      "             Nova, Cinder, Neutron and Glance from its catalog. Name\n"
+      "             the servers with --vm (see 'hoist inventory openstack\n"
+      "             vms'). As Forklift does: the root disk of a server booted\n"
+      "             from an image is a Nova snapshot (createImage); each\n"
+      "             volume is snapshotted, a volume made from the snapshot\n"
+      "             and uploaded to a raw Glance image; the images are read\n"
+      "             with parallel range GETs, verified against Glance's\n"
+      "             checksum, and every temporary is deleted afterwards. The\n"
+      "             temporaries are named hoist-ID-… and tagged\n"
+      "             hoist.io/migration=ID: 'hoist inventory openstack\n"
+      "             leftovers --delete' removes those a crashed run left.\n"
+      "             Firmware (hw_firmware_type, os_secure_boot), machine\n"
+      "             type, disk bus, NIC model and CPU topology come from the\n"
+      "             image's (or boot volume's) hw_* properties and the "
+      "flavor;\n"
+      "             NICs keep their ports' MAC addresses; a NIC's network is\n"
+      "             its Neutron network's name.\n"
       "\n"
       "Options:\n"
       "  -s, --source SOURCE        ova:PATH or ovirt://ENGINE-HOST\n"
@@ -99,8 +126,11 @@ static void migrate_usage(FILE *f)
       "\n"
       "oVirt options (or the same from --provider FILE):\n" CLI_OVIRT_HELP
       "      --transfer-timeout S   how long an image transfer may take to\n"
-      "                             become ready or to finish (default %d)\n"
+      "                             become ready or to finish (default %d;\n"
+      "                             OpenStack: snapshots, volumes, images)\n"
       "\n"
+      "OpenStack options (--cacert and --insecure as "
+      "above):\n" CLI_OPENSTACK_HELP "\n"
       "Networks: KubeVirt gives a VM at most one NIC on the pod network. A "
       "NIC\n"
       "whose network the map sends to the pod network takes it; a second one\n"
@@ -129,6 +159,8 @@ struct migrate_args {
   const char *source; /* ova: the path; ovirt: the engine URL (or NULL) */
   bool ovirt;
   struct cli_ovirt ovirt_opts;
+  bool openstack; /* source: the Keystone URL, or NULL for OS_AUTH_URL */
+  struct cli_openstack os_opts;
   const char *out;
   const char *netmap_path;
   struct kv_options kv;
@@ -160,6 +192,8 @@ struct migrate_source {
   int (*finish_disk)(struct migrate_source *s, void *handle, bool ok);
   struct ova *ova;
   struct ovirt_engine *engine;
+  struct os_cloud *cloud;
+  char migration[9];
 };
 
 static void plan_free_fields(struct plan *p)
@@ -323,6 +357,41 @@ static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
     r = ovirt_transfer_finalize(t);
   cli_interrupts_register(NULL);
   ovirt_transfer_close(t);
+  return r;
+}
+
+/* ---- OpenStack ---- */
+
+static int openstack_source_open(struct migrate_source *s,
+                                 const struct migrate_args *a,
+                                 const struct vm *vm, size_t i,
+                                 struct disk **ret, void **ret_handle)
+{
+  const struct vm_disk *vd = &vm->disks.ptr[i];
+  struct os_export *e = NULL;
+  int r;
+
+  if (a->progress_mode != 0)
+    fprintf(stderr,
+            "%s migrate: VM \"%s\": exporting disk-%zu (%s) through "
+            "Glance (migration %s)\n",
+            cli_program, P(vm_label(vm)), i, P(vd->locator), s->migration);
+  r = os_export_start(s->cloud, vd, s->migration, &e);
+  *ret_handle = e;
+  if (r < 0)
+    return r;
+  if (cli_interrupts_signal())
+    return error_set(EINTR, "interrupted");
+  return os_export_open_disk(e, a->copts.workers, ret);
+}
+
+static int openstack_source_finish(struct migrate_source *s, void *handle,
+                                   bool ok)
+{
+  int r = os_export_finish(handle);
+
+  (void)s;
+  (void)ok;
   return r;
 }
 
@@ -729,6 +798,60 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
   return r;
 }
 
+static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
+{
+  static atomic_bool stop;
+  struct migrate_source src = {
+      .open_disk = openstack_source_open,
+      .finish_disk = openstack_source_finish,
+  };
+  struct vm_list vms = {0};
+  struct os_session *session = NULL;
+  size_t i, j;
+  int r;
+
+  if (a->source)
+    a->os_opts.opt[OPT_OS_AUTH_URL - OPT_OS_AUTH_URL] = a->source;
+  if (os_new_migration_id(src.migration) < 0 ||
+      cli_interrupts_start(&stop) < 0) {
+    cli_report_error(NULL);
+    return 1;
+  }
+  r = cli_openstack_session(&a->os_opts, "migrate", a->ovirt_opts.cacert,
+                            a->ovirt_opts.insecure, &session);
+  if (r == 0)
+    r = os_cloud_open(session, &src.cloud);
+  if (r < 0) {
+    cli_report_error(NULL);
+    return 1;
+  }
+  os_cloud_set_wait(src.cloud, a->ovirt_opts.transfer_timeout, &stop);
+  src.name = "openstack";
+  for (i = 0; r == 0 && i < a->n_vms; i++) {
+    struct vm *vm = NULL;
+    bool dup = false;
+
+    r = os_cloud_find_vm(src.cloud, a->vms[i], &vm);
+    for (j = 0; r == 0 && j < vms.len; j++)
+      dup = dup || streq(vms.ptr[j]->id, vm->id);
+    if (r == 0 && dup)
+      vm_free(vm);
+    else if (r == 0 && vm_list_append(&vms, vm) < 0) {
+      vm_free(vm);
+      r = error_set(ENOMEM, "out of memory");
+    }
+  }
+  if (r < 0) {
+    cli_report_error(NULL);
+    r = 1;
+  } else {
+    r = run_migration(&src, &vms, NULL, map, a);
+  }
+  vm_list_free(&vms);
+  os_cloud_close(src.cloud);
+  return r;
+}
+
 static int usage_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)));
 
@@ -771,14 +894,15 @@ int cmd_migrate(int argc, char **argv)
       {"volume-mode", required_argument, NULL, OPT_VOLUME_MODE},
       {"access-mode", required_argument, NULL, OPT_ACCESS_MODE},
       CLI_OVIRT_OPTIONS,
+      CLI_OPENSTACK_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct migrate_args a = {.progress_mode = -1};
   _cleanup_free_ char **vms = calloc(argc + 1, sizeof *vms);
-  _cleanup_free_ char *engine_url = NULL;
+  _cleanup_free_ char *engine_url = NULL, *keystone_url = NULL;
   struct netmap *map = NULL;
-  bool ovirt_opts = false;
+  bool ovirt_opts = false, os_opts = false;
   int c, r;
 
   if (!vms)
@@ -792,6 +916,16 @@ int cmd_migrate(int argc, char **argv)
     case 's':
       if (strncmp(optarg, "ova:", 4) == 0 && optarg[4]) {
         a.source = optarg + 4;
+        a.ovirt = a.openstack = false;
+      } else if (strncmp(optarg, "openstack://", 12) == 0) {
+        free(keystone_url);
+        keystone_url = NULL;
+        /* openstack:// alone: --os-auth-url or OS_AUTH_URL. */
+        if (optarg[12] &&
+            asprintf(&keystone_url, "https://%s", optarg + 12) < 0)
+          return 1;
+        a.source = keystone_url;
+        a.openstack = true;
         a.ovirt = false;
       } else if (strncmp(optarg, "ovirt://", 8) == 0) {
         free(engine_url);
@@ -801,9 +935,10 @@ int cmd_migrate(int argc, char **argv)
           return 1;
         a.source = engine_url;
         a.ovirt = true;
+        a.openstack = false;
       } else {
-        return usage_error("--source takes ova:PATH or "
-                           "ovirt://ENGINE-HOST, not \"%s\"",
+        return usage_error("--source takes ova:PATH, ovirt://ENGINE-HOST or "
+                           "openstack://[KEYSTONE-HOST], not \"%s\"",
                            P(optarg));
       }
       break;
@@ -866,20 +1001,30 @@ int cmd_migrate(int argc, char **argv)
       migrate_usage(stdout);
       return 0;
     default:
+      r = cli_openstack_option(&a.os_opts, "migrate", c, optarg);
+      if (r < 0)
+        return 2;
+      if (r > 0) {
+        os_opts = true;
+        break;
+      }
       r = cli_ovirt_option(&a.ovirt_opts, "migrate", c, optarg);
       if (r < 0)
         return 2;
       if (r == 0)
         return usage_error("unknown option or missing value: \"%s\"",
                            P(argv[optind - 1]));
-      ovirt_opts = true;
+      /* --cacert, --insecure and --transfer-timeout serve OpenStack too */
+      if (c != OPT_OVIRT_CACERT && c != OPT_OVIRT_INSECURE &&
+          c != OPT_OVIRT_TRANSFER_TIMEOUT)
+        ovirt_opts = true;
     }
   }
   if (optind < argc)
     return usage_error("unexpected argument \"%s\"", P(argv[optind]));
-  if (!a.source && !a.ovirt)
-    return usage_error("%s", "--source ova:PATH or ovirt://ENGINE-HOST is "
-                             "required");
+  if (!a.source && !a.ovirt && !a.openstack)
+    return usage_error("%s", "--source ova:PATH, ovirt://ENGINE-HOST or "
+                             "openstack:// is required");
   if (!a.out)
     return usage_error("%s", "--target dir:OUT is required");
   if (!a.ovirt && ovirt_opts)
@@ -887,7 +1032,14 @@ int cmd_migrate(int argc, char **argv)
                              "--password-file, --cacert, --insecure, "
                              "--provider, --transfer-timeout) go with "
                              "--source ovirt://ENGINE-HOST");
-  if (a.ovirt && a.n_vms == 0)
+  if (!a.openstack && os_opts)
+    return usage_error("%s", "the --os-* options go with --source "
+                             "openstack://");
+  if (a.openstack && ovirt_opts)
+    return usage_error("%s", "the oVirt options (--engine, --user, "
+                             "--password-file, --provider) do not go with "
+                             "--source openstack://; use the --os-* options");
+  if ((a.ovirt || a.openstack) && a.n_vms == 0)
     return usage_error("%s", "name the VMs to migrate with --vm NAME ('hoist "
                              "inventory vms' lists them)");
 
@@ -895,7 +1047,9 @@ int cmd_migrate(int argc, char **argv)
     cli_report_error(NULL);
     return 1;
   }
-  if (a.ovirt)
+  if (a.openstack)
+    r = migrate_openstack(map, &a);
+  else if (a.ovirt)
     r = migrate_ovirt(map, &a);
   else
     r = migrate_ova(map, &a);

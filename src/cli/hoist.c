@@ -24,7 +24,7 @@ static const struct {
      "OVA's VMs"},
     {"migrate", cmd_migrate, "migrate VMs into KubeVirt"},
     {"inventory", cmd_inventory,
-     "list the VMs, networks, storage or hosts of an oVirt engine"},
+     "list the VMs, networks, storage … of oVirt or OpenStack"},
 };
 
 static void usage(FILE *f)
