@@ -620,3 +620,245 @@ def test_help_mentions_glance(hoist_bin):
     p = run(hoist_bin, "copy", "--help")
     assert p.returncode == 0
     assert "glance://IMAGE_ID" in p.stdout and "--os-auth-url" in p.stdout
+
+
+# ---- inventory and migration (Nova, Cinder and Neutron are FAKES) ----
+#
+# The fakes (tests/peers/openstack_fakes.py) stand in for Nova, Cinder and
+# Neutron, which cannot run here; they are in the real Keystone's catalog,
+# check tokens with the real Keystone, and turn snapshots and volumes into
+# real Glance images, so the data still comes through the real Glance.
+
+import json  # noqa: E402
+
+import yaml  # noqa: E402
+from kubevirt_schema import KubevirtSchema  # noqa: E402
+from peers.openstack_fakes import Cloud, Fakes, flavor  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cloud(openstack, tmp_path_factory):
+    d = tmp_path_factory.mktemp("cloud")
+    c = Cloud()
+    private = c.add_network("private")
+    storage = c.add_network("storage-net")
+    c.add_volume_type("ceph")
+    # web-1: booted from an image (UEFI, q35, SCSI, e1000e), its root disk
+    # changed since (the Nova snapshot holds the change), plus a volume
+    base = d / "base.qcow2"
+    qemu_img("create", "-f", "qcow2", base, "64M")
+    qemu_io(base, "qcow2", "write -P 0x01 0 1M")
+    base_id = openstack.upload_image(base, "centos-base", "qcow2", properties={
+        "hw_firmware_type": "uefi", "hw_machine_type": "q35",
+        "hw_disk_bus": "scsi", "hw_vif_model": "e1000e",
+        "hw_scsi_model": "virtio-scsi", "os_secure_boot": "required",
+        "os_distro": "centos"})
+    root = d / "web-root.qcow2"
+    qemu_img("create", "-f", "qcow2", root, "64M")
+    qemu_io(root, "qcow2", "write -P 0x02 0 1M", "write -P 0x03 40M 512k")
+    data = make_raw(d / "web-data.raw", 8 * MiB,
+                    [(0, rand(300000, 31)), (6 * MiB, rand(4096, 32))])
+    web_data = c.add_volume("web-data", data)
+    web = c.add_server("web-1", flavor(4, 4096, disk=1), image_id=base_id,
+                       root_disk=root, volumes=[(web_data, "/dev/sdb")],
+                       nics=[(private, "fa:16:3e:00:00:01", "10.0.0.5"),
+                             (storage, "fa:16:3e:00:00:02", "10.1.0.5")])
+    # db-1: booted from a volume, running, a floating IP
+    boot = make_raw(d / "db-boot.raw", 4 * MiB + 512, [(0, rand(200000, 41))])
+    extra = make_raw(d / "db-extra.raw", 2 * MiB, [(MiB, rand(1000, 42))])
+    db_boot = c.add_volume("db-boot", boot, bootable=True, image_meta={
+        "hw_disk_bus": "virtio", "hw_vif_model": "virtio",
+        "hw_machine_type": "pc-q35-8.2"})
+    db_extra = c.add_volume("db-extra", extra)
+    db = c.add_server("db-1", flavor(2, 2048, disk=0), status="ACTIVE",
+                      volumes=[(db_extra, "/dev/vdb"), (db_boot, "/dev/vda")],
+                      nics=[(private, "fa:16:3e:00:00:09", "10.0.0.9")],
+                      floating={"fa:16:3e:00:00:09": "203.0.113.9"})
+    # broken: in ERROR, a volume in error, NUMA and CPU shares
+    bad_vol = c.add_volume("bad", data, status="error")
+    c.add_server("broken", flavor(1, 512, extra_specs={
+        "hw:numa_nodes": "2", "quota:cpu_shares": "2048",
+        "hw:watchdog_action": "reset"}), status="ERROR",
+        volumes=[(bad_vol, "/dev/vda")])
+    fakes = Fakes(openstack, c)
+    refs = {"web-root": reference_raw(root, d / "web-root.raw", "qcow2"),
+            "web-data": data, "db-boot": boot, "db-extra": extra}
+    yield {"cloud": c, "fakes": fakes, "refs": refs, "web": web, "db": db,
+           "dir": d}
+    fakes.stop()
+
+
+def os_run(hoist_bin, openstack, *args, env=None, timeout=300):
+    e = clean_os_env(openstack.env()) if env is None else env
+    return run(hoist_bin, *args, env=e, timeout=timeout)
+
+
+def by_name(vms, name):
+    return [v for v in vms if v["name"] == name][0]
+
+
+def test_inventory_vms(hoist_bin, openstack, cloud):
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "vms",
+               "--json")
+    assert p.returncode == 0, p.stderr
+    vms = json.loads(p.stdout)
+    web = by_name(vms, "web-1")
+    assert web["firmware"] == "efi" and web["secure_boot"]
+    assert web["cpu"] == {"sockets": 4, "cores": 1, "threads": 1}
+    assert web["memory"] == 4096 * MiB
+    assert [d["bus"] for d in web["disks"]] == ["scsi", "scsi"]
+    assert web["disks"][0]["bootable"] and web["disks"][0]["name"] == "root"
+    assert web["disks"][1]["id"] == cloud["cloud"].servers[0][
+        "os-extended-volumes:volumes_attached"][0]["id"]
+    assert [(n["mac"], n["network"], n["model"]) for n in web["nics"]] == [
+        ("fa:16:3e:00:00:01", "private", "e1000e"),
+        ("fa:16:3e:00:00:02", "storage-net", "e1000e")]
+    cats = {c["category"]: c["level"] for c in web["concerns"]}
+    assert cats.get("secure-boot") == "warning"
+    db = by_name(vms, "db-1")
+    # the boot volume first, then the others by device
+    assert [d["name"] for d in db["disks"]] == ["db-boot", "db-extra"]
+    assert [d["bootable"] for d in db["disks"]] == [True, False]
+    assert db["firmware"] == "bios"
+    cats = {c["category"]: c["level"] for c in db["concerns"]}
+    assert cats["vm-status"] == "warning" and cats["floating-ip"] == "warning"
+    broken = by_name(vms, "broken")
+    cats = {c["category"]: c["level"] for c in broken["concerns"]}
+    assert cats["vm-status"] == "critical"
+    assert cats["disk-status"] == "critical"
+    for cat in ("numa", "cpu-shares", "watchdog"):
+        assert cats[cat] == "warning", cats
+    # the table
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "vms")
+    assert p.returncode == 0 and "web-1" in p.stdout and "critical" in p.stdout
+
+
+def test_inventory_networks_volumes_images(hoist_bin, openstack, cloud):
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "networks",
+               "--json")
+    assert {n["name"] for n in json.loads(p.stdout)} >= {"private",
+                                                         "storage-net"}
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "volumes")
+    assert p.returncode == 0 and "db-boot" in p.stdout and "ceph" in p.stdout
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "images",
+               "--json")
+    assert "centos-base" in {i["name"] for i in json.loads(p.stdout)}
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "servers")
+    assert p.returncode == 2
+
+
+def test_migrate_image_and_volume_booted(tmp_path, hoist_bin, openstack,
+                                         cloud, shared_dir):
+    netmap = tmp_path / "netmap.txt"
+    netmap.write_text("private=pod\nstorage-net=multus:net/storage\n")
+    out = tmp_path / "out"
+    p = os_run(hoist_bin, openstack, "migrate", "--source", "openstack://",
+               "--vm", "web-1", "--vm", "db-1", "--target", "dir:%s" % out,
+               "--network-map", netmap, "--no-progress")
+    assert p.returncode == 0, p.stderr
+    assert PASSWORD not in p.stderr + p.stdout
+    refs = cloud["refs"]
+    web, db = out / "web-1", out / "db-1"
+    for path, ref in ((web / "web-1-disk-0.raw", refs["web-root"]),
+                      (web / "web-1-disk-1.raw", refs["web-data"]),
+                      (db / "db-1-disk-0.raw", refs["db-boot"]),
+                      (db / "db-1-disk-1.raw", refs["db-extra"])):
+        got = path.read_bytes()
+        want = ref.read_bytes()
+        assert got[:len(want)] == want and not got[len(want):].strip(b"\0")
+    schema = KubevirtSchema.from_shared(shared_dir)
+    vm = yaml.safe_load((web / "virtualmachine.yaml").read_text())
+    schema.check_vm(vm)
+    dom = vm["spec"]["template"]["spec"]["domain"]
+    assert "efi" in dom["firmware"]["bootloader"]
+    assert dom["machine"]["type"] == "q35"
+    assert [d["disk"]["bus"] for d in dom["devices"]["disks"]] == \
+        ["scsi", "scsi"]
+    assert [(i["model"], i["macAddress"]) for i in
+            dom["devices"]["interfaces"]] == [
+        ("e1000e", "fa:16:3e:00:00:01"), ("e1000e", "fa:16:3e:00:00:02")]
+    nets = vm["spec"]["template"]["spec"]["networks"]
+    assert nets[1]["multus"]["networkName"] == "net/storage"
+    vm = yaml.safe_load((db / "virtualmachine.yaml").read_text())
+    schema.check_vm(vm)
+    disks = vm["spec"]["template"]["spec"]["domain"]["devices"]["disks"]
+    assert disks[0].get("bootOrder") == 1 and disks[0]["disk"]["bus"] == \
+        "virtio"
+    # the temporaries are gone: no snapshot, no volume, no image
+    assert cloud["cloud"].leftovers() == []
+    left = {i["id"] for i in openstack.list_images()}
+    assert not left & set(cloud["cloud"].created_images)
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "leftovers")
+    assert "no temporaries" in p.stdout, p.stdout
+
+
+def test_migrate_skips_critical_servers(tmp_path, hoist_bin, openstack,
+                                        cloud):
+    out = tmp_path / "out"
+    p = os_run(hoist_bin, openstack, "migrate", "--source", "openstack://",
+               "--vm", "broken", "--target", "dir:%s" % out)
+    assert p.returncode == 1
+    assert "critical" in p.stderr and not out.exists()
+    p = os_run(hoist_bin, openstack, "migrate", "--source", "openstack://",
+               "--vm", "nope", "--target", "dir:%s" % out)
+    assert p.returncode == 1 and "no server named" in p.stderr
+
+
+def test_failed_export_leaves_no_temporaries(tmp_path, hoist_bin, openstack,
+                                             cloud):
+    """An upload that never finishes (the volume's data is missing): the
+    wait times out, the VM fails, and the snapshot, volume and image are
+    deleted all the same."""
+    c = cloud["cloud"]
+    vol = c.add_volume("lost", tmp_path / "missing.raw")
+    c.add_server("lost-1", flavor(1, 512), volumes=[(vol, "/dev/vda")])
+    images_before = set(c.created_images)
+    out = tmp_path / "out"
+    p = os_run(hoist_bin, openstack, "migrate", "--source", "openstack://",
+               "--vm", "lost-1", "--target", "dir:%s" % out,
+               "--transfer-timeout", "3", "--force")
+    assert p.returncode == 1
+    assert "not active after 3 seconds" in p.stderr, p.stderr
+    assert not (out / "lost-1").exists()
+    assert c.leftovers() == []
+    made = set(c.created_images) - images_before
+    assert made and not made & {i["id"] for i in openstack.list_images()}
+
+
+def test_leftovers_of_a_crashed_run_are_deleted(tmp_path, hoist_bin,
+                                                openstack, cloud):
+    """What a killed migration leaves: found by name and tag, deleted."""
+    c = cloud["cloud"]
+    mig = "0badc0de"
+    vol = list(c.volumes.values())[0]
+    token = openstack.user_token()[0]
+    base = "http://127.0.0.1:%d/v3/%s" % (cloud["fakes"].cinder,
+                                         openstack.ids["project"])
+    openstack.api.call("POST", base + "/snapshots", {"snapshot": {
+        "volume_id": vol["id"], "force": True, "name": "hoist-%s-x" % mig,
+        "metadata": {"hoist.io/migration": mig}}}, token=token, expect=202)
+    src = tmp_path / "img.raw"
+    src.write_bytes(b"x" * 1000)
+    iid = openstack.upload_image(src, "hoist-%s-vol" % mig)
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "leftovers",
+               "--migration", mig, "--json")
+    found = {(x["kind"], x["id"]) for x in json.loads(p.stdout)}
+    assert ("image", iid) in found and len(found) == 2, found
+    p = os_run(hoist_bin, openstack, "inventory", "openstack", "leftovers",
+               "--migration", mig, "--delete")
+    assert p.returncode == 0, p.stderr
+    assert c.leftovers() == []
+    assert iid not in {i["id"] for i in openstack.list_images()}
+
+
+def test_migrate_usage(tmp_path, hoist_bin, openstack):
+    p = run(hoist_bin, "migrate", "--source", "openstack://", "--target",
+            "dir:%s" % tmp_path, env=clean_os_env())
+    assert p.returncode == 2 and "--vm" in p.stderr
+    p = run(hoist_bin, "migrate", "--source", "ova:x.ova", "--os-username",
+            "u", "--target", "dir:%s" % tmp_path, env=clean_os_env())
+    assert p.returncode == 2 and "openstack://" in p.stderr
+    p = run(hoist_bin, "migrate", "--help")
+    assert "openstack://" in p.stdout and "--os-auth-url" in p.stdout
+    p = run(hoist_bin, "inventory", "openstack", "--help")
+    assert p.returncode == 0 and "leftovers" in p.stdout

@@ -48,7 +48,7 @@ class Cloud:
         self.floatingips = []
         self.created_images = []  # ids of images the fakes made
         self.calls = []           # (method, path) of every request
-        self.lock = threading.Lock()
+        self.lock = threading.RLock()
 
     def add_network(self, name):
         n = {"id": str(uuid.uuid4()), "name": name, "shared": False,
@@ -88,7 +88,8 @@ class Cloud:
              "addresses": {}, "_root": str(root_disk) if root_disk else None,
              "description": None, "tenant_id": None}
         for vol, device in volumes:
-            vol["status"] = "in-use"
+            if vol["status"] == "available":
+                vol["status"] = "in-use"
             vol["attachments"].append({"server_id": sid, "device": device,
                                        "attachment_id": str(uuid.uuid4()),
                                        "volume_id": vol["id"]})
@@ -239,7 +240,10 @@ class Fakes:
         """Uploads a file into the REAL Glance image (in a thread, as the
         real services do, while the image is 'saving')."""
         def run():
-            data = open(path, "rb").read()
+            try:
+                data = open(path, "rb").read()
+            except OSError:
+                return  # a volume whose data is lost: stays "saving"
             self.os.api.call("PUT", "%s/v2/images/%s/file"
                              % (self.os.glance_url, image_id), token=token,
                              data=data, headers={

@@ -476,10 +476,15 @@ static int delete_and_wait(struct os_cloud *c, struct os_service *svc,
 int os_export_finish(struct os_export *e)
 {
   _cleanup_free_ char *path = NULL;
-  int r = 0, q;
+  int r = 0, q, saved_errnum = 0;
+  /* An error recorded before (why the copy failed) stays the message. */
+  char *saved = error_take(&saved_errnum);
 
-  if (!e)
+  if (!e) {
+    if (saved)
+      error_put(saved, saved_errnum);
     return 0;
+  }
   /* Each step is tried even if an earlier one failed; the first error
    * is the message. */
   if (e->image_id) {
@@ -506,6 +511,10 @@ int os_export_finish(struct os_export *e)
   free(e->volume_id);
   free(e->snapshot_id);
   free(e);
+  if (saved) {
+    error_clear();
+    error_put(saved, saved_errnum);
+  }
   return r;
 }
 
