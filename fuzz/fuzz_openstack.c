@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "sources/openstack/glance.h"
+#include "sources/openstack/inventory.h"
 #include "sources/openstack/keystone.h"
 #include "util/error.h"
 
@@ -34,6 +35,43 @@ static void catalog_lookups(const struct os_token_info *t)
       }
 }
 
+/* Every parser appends what it accepts to one inventory; then every
+ * server becomes a VM, with and without the bytes as its image. */
+static void inventory(const char *buf, size_t size)
+{
+  struct os_inventory inv = {0};
+  json_t *image;
+  size_t i;
+
+  (void)os_parse_servers(buf, size, "fuzz", &inv.servers);
+  error_clear();
+  (void)os_parse_volumes(buf, size, "fuzz", &inv.volumes);
+  error_clear();
+  (void)os_parse_volume_types(buf, size, "fuzz", &inv.volume_types);
+  error_clear();
+  (void)os_parse_ports(buf, size, "fuzz", &inv.ports);
+  error_clear();
+  (void)os_parse_networks(buf, size, "fuzz", &inv.networks);
+  error_clear();
+  (void)os_parse_floating_ips(buf, size, "fuzz", &inv.floating_ips);
+  error_clear();
+  image = json_loadb(buf, size, 0, NULL);
+  for (i = 0; i < inv.servers.len; i++) {
+    struct vm *vm = NULL;
+    if (os_vm_build(&inv, &inv.servers.ptr[i], NULL, "fuzz", &vm) == 0)
+      vm_free(vm);
+    error_clear();
+    if (os_vm_build(&inv, &inv.servers.ptr[i], image, "fuzz", &vm) == 0) {
+      if (!vm->sockets || vm->disks.len > 1 + inv.volumes.len)
+        abort();
+      vm_free(vm);
+    }
+    error_clear();
+  }
+  json_decref(image);
+  os_inventory_clear(&inv);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
   struct os_token_info t;
@@ -52,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     glance_image_clear(&img);
   }
   error_clear();
+  inventory((const char *)data, size);
   text = strndup((const char *)data, size);
   if (text) {
     time_t when = keystone_parse_time(text);
