@@ -28,7 +28,7 @@ enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HANDED };
 
 struct slot {
   enum slot_state state;
-  uint64_t chunk;
+  uint64_t chunk; /* the chunk it holds or held last; UINT64_MAX: none */
   unsigned char *buf;
 };
 
@@ -109,7 +109,12 @@ static void *fetcher_main(void *arg)
       int r;
 
       pthread_mutex_lock(&st->lock);
-      while (s->state != SLOT_FREE && !st->stop && !st->failed)
+      /* The slot is ours once the chunk before us in it was written out
+       * (not merely free because that chunk is not fetched yet). */
+      while (!(s->state == SLOT_FREE &&
+               (j < st->nslots ? s->chunk == UINT64_MAX
+                               : s->chunk == j - st->nslots)) &&
+             !st->stop && !st->failed)
         pthread_cond_wait(&st->changed, &st->lock);
       quit = st->stop || st->failed;
       if (!quit) {
@@ -274,9 +279,11 @@ int glance_stream_open(struct glance_source *g, unsigned connections,
   st->ctx = EVP_MD_CTX_new();
   if (!st->slots || !st->fetchers || !st->ctx)
     r = error_set(ENOMEM, "out of memory");
-  for (i = 0; r == 0 && i < st->nslots; i++)
+  for (i = 0; r == 0 && i < st->nslots; i++) {
+    st->slots[i].chunk = UINT64_MAX; /* never used */
     if (!(st->slots[i].buf = malloc(GLANCE_CHUNK)))
       r = error_set(ENOMEM, "out of memory");
+  }
   if (r == 0 && g->digest.md &&
       EVP_DigestInit_ex(st->ctx, g->digest.md, NULL) != 1)
     r = error_set(EIO, "%s: cannot start the %s digest", st->d.name,
