@@ -8,6 +8,8 @@ disk), uploaded once. For it, in the same run, each --reps times:
 
   - curl -o FILE: one stream, no checksum, no sparseness (Glance's
     single-stream rate, what Forklift's populator does);
+  - curl | tee FILE | sha512sum: the same stream, verified as hoist
+    verifies it;
   - glance image-download --file FILE (python-glanceclient, which also
     verifies the md5/multihash);
   - hoist copy glance://ID FILE (default workers: parallel range GETs,
@@ -78,6 +80,27 @@ def upload(o, path, name):
     return j["id"]
 
 
+def tree_cpu(pid):
+    """CPU seconds (user+sys) of a process and its live children."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True,
+                             text=True).stdout.split()
+        pids += [int(x) for x in out]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open("/proc/%d/stat" % p) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick
+        except OSError:
+            pass
+    return total
+
+
 def run_tree(cmd, work, env):
     stats = work / "time.out"
     t0 = time.monotonic()
@@ -125,6 +148,10 @@ def main():
         tools = {
             "curl -o": ["curl", "-sSf", "--cacert", o.ca, "-H",
                         "X-Auth-Token: " + token, "-o", out, url],
+            "curl | sha512sum": [
+                "sh", "-c", "curl -sSf --cacert \"$1\" -H \"X-Auth-Token: "
+                "$2\" \"$3\" | tee \"$4\" | sha512sum >/dev/null", "sh",
+                o.ca, token, url, out],
             "glance image-download": [
                 peer.VENV / "bin" / "glance", "--os-image-api-version", "2",
                 "image-download", "--file", out, iid],
@@ -137,7 +164,9 @@ def main():
                 if out.exists():
                     out.unlink()
                 drop_cache(out)
+                g0 = tree_cpu(o.glance.pid) + tree_cpu(o.keystone.pid)
                 wall, cpu, rss = run_tree(cmd, tmp, env)
+                gcpu = tree_cpu(o.glance.pid) + tree_cpu(o.keystone.pid) - g0
                 alloc = os.stat(out).st_blocks * 512
                 if rep == 0 and name == "hoist copy":
                     with open(out, "rb") as f1, open(image, "rb") as f2:
@@ -147,24 +176,26 @@ def main():
                                 raise RuntimeError("hoist's copy differs")
                             if not b1:
                                 break
-                results[name].append((wall, cpu, rss, alloc))
+                results[name].append((wall, cpu, rss, alloc, gcpu))
         print("Glance image: %s raw (%s of data), Glance %s under gunicorn "
               "(%d workers), TLS, loopback; median of %d"
               % (human(size), human(size * 3 // 4),
                  peer.versions()["glance"], a.glance_workers, a.reps))
-        print("%-24s %8s %10s %8s %9s %10s %8s" % (
+        print("%-24s %8s %10s %8s %9s %10s %8s %10s" % (
             "tool", "wall s", "MiB/s", "ratio", "CPU s", "peak RSS",
-            "on disk"))
+            "on disk", "server CPU"))
         base = statistics.median(r[0] for r in results["hoist copy"])
         for name, rs in results.items():
             wall = statistics.median(r[0] for r in rs)
             cpu = statistics.median(r[1] for r in rs)
             rss = max(r[2] for r in rs)
-            print("%-24s %8.2f %10.0f %7.2fx %9.2f %10s %8s" % (
+            gcpu = statistics.median(r[4] for r in rs)
+            print("%-24s %8.2f %10.0f %7.2fx %9.2f %10s %8s %10.2f" % (
                 name, wall, size / MiB / wall, wall / base, cpu,
-                human(rss * 1024), human(rs[-1][3])))
+                human(rss * 1024), human(rs[-1][3]), gcpu))
         print("(ratio: the tool's time over hoist's; above 1 means hoist "
-              "is faster)")
+              "is faster; server CPU: Glance's and Keystone's during the "
+              "run)")
     finally:
         o.stop()
 

@@ -2,8 +2,11 @@
  *
  * Fetcher threads claim spans of GLANCE_SPAN bytes in order and read each
  * with one GET (several when it is cut short: the retries resume), chunk
- * by chunk, into a ring of slots: chunk j goes to slot j % nslots once the
- * chunk before it in that slot has been written out. The engine's reader
+ * by chunk, into a ring of slots: chunk j goes to slot j % nslots once
+ * chunk j - nslots has been written out. The ring is smaller than the
+ * spans in flight; the fetcher of the chunk the copy needs next always
+ * has its slot (the chunk before it in the slot is written), so a
+ * fetcher further ahead only waits. The engine's reader
  * calls next_chunk(), which waits for the next chunk in order, hashes it
  * and hands the slot index on as the chunk's payload; decode_chunk(), on
  * a copy worker, copies the slot into the worker's buffer and frees it.
@@ -23,6 +26,7 @@
 #include "util/error.h"
 
 #define FETCHERS_MAX 16
+#define GLANCE_AHEAD (8u * 1024 * 1024)
 
 enum slot_state { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_HANDED };
 
@@ -272,8 +276,9 @@ int glance_stream_open(struct glance_source *g, unsigned connections,
   st->d.request_size = GLANCE_CHUNK;
   st->nchunks = (st->d.size + GLANCE_CHUNK - 1) / GLANCE_CHUNK;
   st->nfetchers = g->ranges ? MAX(MIN(connections, FETCHERS_MAX), 1) : 1;
-  /* Every fetcher can fill a whole span while the copy drains one. */
-  st->nslots = (st->nfetchers + 1) * (GLANCE_SPAN / GLANCE_CHUNK);
+  /* Each fetcher may run GLANCE_AHEAD bytes ahead of the copy (a longer
+   * span waits, its GET paused, while the copy catches up). */
+  st->nslots = (st->nfetchers + 1) * (GLANCE_AHEAD / GLANCE_CHUNK);
   st->slots = calloc(st->nslots, sizeof *st->slots);
   st->fetchers = calloc(st->nfetchers, sizeof *st->fetchers);
   st->ctx = EVP_MD_CTX_new();
