@@ -827,6 +827,11 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
   }
   os_cloud_set_wait(src.cloud, a->ovirt_opts.transfer_timeout, &stop);
   src.name = "openstack";
+  /* Said first, so that whoever must clean up after a crash knows it. */
+  fprintf(stderr,
+          "%s migrate: OpenStack migration %s: its temporary snapshots, "
+          "volumes and images are named hoist-%s-…\n",
+          cli_program, src.migration, src.migration);
   for (i = 0; r == 0 && i < a->n_vms; i++) {
     struct vm *vm = NULL;
     bool dup = false;
