@@ -124,9 +124,10 @@ static int create(struct ovirt_engine *e, const char *disk_id,
     return error_set(ENOMEM, "out of memory");
   for (;;) {
     r = ovirt_api_post(e, NULL, "imagetransfers", body, false, ret);
-    /* 409: the disk is locked (by a snapshot, another transfer …) for
-     * now; the engine's SDK waits these out too. */
-    if (r != -EBUSY || ovirt_now() + delay > deadline)
+    /* 409 "Disk is locked": by a snapshot, another transfer … for now;
+     * the engine's SDK waits these out too. Other refusals are final. */
+    if (r != -EBUSY || !strcasestr(error_message(), "locked") ||
+        ovirt_now() + delay > deadline)
       return r;
     error_clear();
     r = ovirt_sleep(e, delay);
