@@ -613,7 +613,12 @@ def test_migrate_by_id_through_the_proxy(tmp_path, run, ovirt_engine_factory,
     out = tmp_path / "out"
     nm = tmp_path / "nm"
     nm.write_text(NETMAP)
-    run(*migrate_args(engine, pwfile, out, WEB_ID), "--network-map", nm)
+    p = run(*migrate_args(engine, pwfile, out, WEB_ID), "--network-map", nm,
+            "--progress")
+    # Progress lines tell where the data came from.
+    assert p.stderr.count("reading from https://127.0.0.1:%d (the engine's "
+                          "proxy)" % engine.daemon.port) == 2
+    assert p.stderr.count(" finalized\n") == 2
     for i, (img, fmt) in enumerate(zip(web["images"], web["formats"])):
         ref = reference_raw(img, tmp_path / f"ref{i}.raw", fmt)
         assert_same_content(ref, out / "web01" / f"web01-disk-{i}.raw")
@@ -747,6 +752,58 @@ def test_interrupted_migrate_cancels_the_transfer(tmp_path, hoist_bin,
     engine.assert_nothing_left()
     # No output at all: not the VM's folder, nor a temporary one.
     assert not out.exists()
+
+
+def test_interrupt_while_waiting_for_the_transfer(tmp_path, hoist_bin,
+                                                  ovirt_engine_factory,
+                                                  pwfile):
+    """SIGINT while the engine prepares the transfer: the wait ends, the
+    transfer is cancelled, exit status 130."""
+    engine = ovirt_engine_factory(never_ready=True)
+    web_engine(engine, tmp_path)
+    out = tmp_path / "out"
+    nm = tmp_path / "nm"
+    nm.write_text(NETMAP)
+    proc = subprocess.Popen(
+        [str(hoist_bin)] + [str(a) for a in migrate_args(
+            engine, pwfile, out, "web01")] + ["--network-map", str(nm)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline
+            assert proc.poll() is None, proc.communicate()
+            with engine.lock:
+                if any(t.polls for t in engine.transfers.values()):
+                    break
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    check_output(subprocess.CompletedProcess(proc.args, proc.returncode,
+                                             stdout, stderr))
+    assert proc.returncode == 128 + signal.SIGINT, stderr
+    assert "hoist: interrupted: stopping" in stderr
+    [t] = engine.transfers.values()
+    assert t.cancelled
+    engine.assert_nothing_left()
+    assert not out.exists()
+
+
+def test_password_with_special_characters(tmp_path, run,
+                                          ovirt_engine_factory):
+    """The form body escapes what the password holds."""
+    secret = "p@ss w&rd=+%2B/é;\"\\"
+    engine = ovirt_engine_factory(password=secret)
+    f = tmp_path / "pw"
+    f.write_text(secret + "\r\n")
+    p = run("inventory", "hosts", "--engine", engine.url, "--user", USER,
+            "--password-file", f, "--cacert", engine.pki["ca"])
+    assert "host1" in p.stdout and secret not in p.stdout + p.stderr
+    assert engine.logins == [(USER, True)]
 
 
 def test_engine_pauses_transfer_mid_copy(tmp_path, run, ovirt_engine_factory,

@@ -24,6 +24,7 @@
 #include "kubevirt/builder.h"
 #include "model/mapping.h"
 #include "model/names.h"
+#include "net/http.h"
 #include "sources/ova/ova.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -160,6 +161,7 @@ struct migrate_source {
   int (*finish_disk)(struct migrate_source *s, void *handle, bool ok);
   struct ova *ova;
   struct ovirt_engine *engine;
+  bool progress; /* print progress lines */
 };
 
 static void plan_free_fields(struct plan *p)
@@ -308,7 +310,19 @@ static int ovirt_source_open(struct migrate_source *s,
   *ret_handle = t;
   if (cli_interrupts_signal())
     return error_set(EINTR, "interrupted");
-  return ovirt_transfer_open_disk(t, ret);
+  r = ovirt_transfer_open_disk(t, ret);
+  if (r == 0 && a->progress_mode != 0) {
+    _cleanup_free_ char *origin = http_origin(ovirt_transfer_data_url(t));
+    fprintf(stderr,
+            "%s migrate: VM \"%s\": image transfer %s ready; "
+            "reading from %s%s\n",
+            cli_program, P(vm_label(vm)), ovirt_transfer_id(t),
+            origin ? origin : "?",
+            ovirt_transfer_data_url(t) == ovirt_transfer_proxy_url(t)
+                ? " (the engine's proxy)"
+                : "");
+  }
+  return r;
 }
 
 static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
@@ -321,6 +335,9 @@ static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
     ok = false, r = error_set(EINTR, "interrupted");
   if (ok)
     r = ovirt_transfer_finalize(t);
+  if (ok && r == 0 && s->progress)
+    fprintf(stderr, "%s migrate: image transfer %s finalized\n", cli_program,
+            ovirt_transfer_id(t));
   cli_interrupts_register(NULL);
   ovirt_transfer_close(t);
   return r;
@@ -685,6 +702,7 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
   struct migrate_source src = {
       .open_disk = ovirt_source_open,
       .finish_disk = ovirt_source_finish,
+      .progress = a->progress_mode != 0,
   };
   struct vm_list vms = {0};
   struct ovirt_config cfg;
