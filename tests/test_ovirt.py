@@ -425,6 +425,29 @@ def test_concern_details(tmp_path, run, ovirt_engine, pwfile):
     assert "critical disk \"lun0\" has storage type lun" in p.stdout
 
 
+def test_engine_that_follows_fewer_links(tmp_path, run, ovirt_engine_factory,
+                                         pwfile):
+    """An engine that cannot inline host devices, watchdogs, snapshots and
+    NUMA nodes (400): they are read from each VM's sub-collections, and the
+    concerns are the same."""
+    engine = ovirt_engine_factory(follow_limited=True)
+    kw, _ = copy.deepcopy(CONCERN_CASES["host device"])
+    kw["watchdogs"] = [{"model": "i6300esb", "action": "reset"}]
+    kw["numa_nodes"] = [{"index": 0, "memory": 1024}]
+    kw["snapshots"] = [{"description": "m", "snapshot_type": "regular",
+                        "persist_memorystate": True}]
+    vm = one_disk_vm(engine, tmp_path, **kw)
+    out, concerns = concerns_of(run, engine, pwfile, name=vm["name"])
+    assert {("critical", "host-device"), ("warning", "watchdog"),
+            ("warning", "numa"), ("warning", "memory-snapshot"),
+            ("info", "snapshots")} <= concerns, out["concerns"]
+    assert len(out["disks"]) == 1
+    assert [c[1].split("?")[0] for c in engine.calls
+            if "/vms/" + vm["id"] + "/" in c[1]] == [
+        "/ovirt-engine/api/vms/%s/%s" % (vm["id"], rel)
+        for rel in ("hostdevices", "watchdogs", "snapshots", "numanodes")]
+
+
 # ---- credentials, TLS, provider files ----
 
 def test_wrong_password(tmp_path, run, ovirt_engine):

@@ -11,6 +11,7 @@ object named after their items, `follow=` to inline linked objects):
   POST /ovirt-engine/sso/oauth/token          password grant (checks them)
   POST /ovirt-engine/services/sso-logout      revokes the token
   GET  /ovirt-engine/api/vms[/ID]             ?search=name=X, ?follow=…
+  GET  /ovirt-engine/api/vms/ID/{hostdevices,watchdogs,snapshots,numanodes}
   GET  /ovirt-engine/api/{networks,vnicprofiles,storagedomains,clusters,
        hosts}, /disks/ID
   POST /ovirt-engine/api/imagetransfers       download, format raw
@@ -37,6 +38,10 @@ Knobs (FakeEngine.options, or keyword arguments):
                        (a session that expired): 401
   ready_after_polls    GETs of a transfer before it is ready (default 1)
   nbd_bps              throttle qemu-nbd's reads to this many bytes/s
+  follow_limited       follow= knows only disk_attachments.disk and
+                       nics.vnic_profile (400 for the rest); the VMs'
+                       sub-collections (hostdevices, watchdogs, snapshots,
+                       numanodes) are served instead
   locked_polls         POST /imagetransfers answers 409 (disk locked) this
                        many times first
   fail_requests        {path prefix: n}: answer 503 n times first
@@ -137,7 +142,7 @@ class FakeEngine:
                         "fail_phase": None, "fail_after_bytes": None,
                         "host_unreachable": False, "token_max_uses": None,
                         "ready_after_polls": 1, "locked_polls": 0,
-                        "nbd_bps": None,
+                        "nbd_bps": None, "follow_limited": False,
                         "fail_requests": {}}
         self.options.update(options)
         self.lock = threading.RLock()
@@ -623,6 +628,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         known = {"disk_attachments", "disk_attachments.disk", "nics",
                  "nics.vnic_profile", "host_devices", "watchdogs",
                  "snapshots", "numa_nodes"}
+        if e.options["follow_limited"]:
+            known = {"disk_attachments", "disk_attachments.disk", "nics",
+                     "nics.vnic_profile"}
         if follow - known:
             return self._fault(400, "Bad Request",
                                "cannot follow %s" % sorted(follow - known))
@@ -636,6 +644,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             items = [e._public(o) for o in objs.values()]
             return self._send(200, {item: items} if items else {})
         if method == "GET" and parts[0] == "vms":
+            subs = {"hostdevices": ("host_devices", "host_device"),
+                    "watchdogs": ("watchdogs", "watchdog"),
+                    "snapshots": ("snapshots", "snapshot"),
+                    "numanodes": ("numa_nodes", "vm_numa_node")}
+            if len(parts) == 3 and parts[2] in subs and \
+                    parts[1] in e.vms:
+                name, item = subs[parts[2]]
+                items = e.vms[parts[1]]["_" + name]
+                return self._send(200, {item: items} if items else {})
             if len(parts) == 2:
                 vm = e.vms.get(parts[1])
                 if not vm:
