@@ -291,7 +291,6 @@ static int ovirt_source_open(struct migrate_source *s,
   struct ovirt_transfer *t = NULL;
   int r;
 
-  (void)a;
   *ret_handle = NULL;
   if (!vd->locator)
     return error_set(EINVAL, "disk-%zu of VM \"%s\" has no disk id", i,
@@ -330,9 +329,11 @@ static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
   struct ovirt_transfer *t = handle;
   int r = 0;
 
-  (void)s;
-  if (ok && cli_interrupts_signal())
-    ok = false, r = error_set(EINTR, "interrupted");
+  /* A signal after the copy: the transfer is cancelled, not finalized. */
+  if (ok && cli_interrupts_signal()) {
+    ok = false;
+    r = error_set(EINTR, "interrupted");
+  }
   if (ok)
     r = ovirt_transfer_finalize(t);
   if (ok && r == 0 && s->progress)
