@@ -36,9 +36,19 @@ struct ovirt_transfer {
   char *transfer_url, *proxy_url;
   char *phase;
   const char *data_url; /* transfer_url or proxy_url, once opened */
-  bool finalized;
-  atomic_bool cancel_sent;
+  /* Who ends the transfer: the first to move it from OPEN. */
+  atomic_int state;
 };
+
+enum { OPEN, FINALIZING, FINALIZED, CANCELLED };
+
+/* Moves the transfer from OPEN to `to`; false if it was not open. */
+static bool claim(struct ovirt_transfer *t, int to)
+{
+  int open = OPEN;
+
+  return atomic_compare_exchange_strong(&t->state, &open, to);
+}
 
 const char *ovirt_transfer_id(const struct ovirt_transfer *t)
 {
@@ -307,16 +317,15 @@ int ovirt_transfer_finalize(struct ovirt_transfer *t)
 
   if (!body || asprintf(&path, "%s/finalize", t->path) < 0)
     return error_set(ENOMEM, "out of memory");
-  if (atomic_load(&t->cancel_sent))
+  if (!claim(t, FINALIZING))
     return error_set(ECANCELED,
-                     "oVirt engine %s: image transfer %s was "
-                     "cancelled",
+                     "oVirt engine %s: image transfer %s was cancelled",
                      e->origin, t->id);
   r = ovirt_api_post(e, NULL, path, body, true, NULL);
+  /* Not finalized: close() cancels it. */
+  atomic_store(&t->state, r < 0 ? OPEN : FINALIZED);
   if (r < 0)
     return r;
-  /* From here on, a cancel would come too late to matter. */
-  t->finalized = true;
   for (;;) {
     r = refresh(t);
     if (r == -ENOENT) {
@@ -365,7 +374,7 @@ int ovirt_transfer_abort(struct ovirt_transfer *t)
   struct http_conn *conn = NULL;
   int r;
 
-  if (!t || t->finalized || atomic_exchange(&t->cancel_sent, true))
+  if (!t || !claim(t, CANCELLED))
     return 0;
   r = ovirt_api_conn(t->e, &conn);
   if (r == 0)
@@ -397,7 +406,7 @@ void ovirt_transfer_close(struct ovirt_transfer *t)
 
   if (!t)
     return;
-  if (!t->finalized && !atomic_exchange(&t->cancel_sent, true)) {
+  if (claim(t, CANCELLED)) {
     /* Whatever failed keeps its message; a failed cancel has none. */
     saved = error_take(&errnum);
     if (send_cancel(t, NULL) == 0)
