@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy/checkpoint.h"
 #include "util/checked.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -62,6 +63,8 @@ void copy_progress_init(struct copy_progress *p, const struct disk *src)
   atomic_store(&p->done, 0);
   atomic_store(&p->read, 0);
   atomic_store(&p->written, 0);
+  atomic_store(&p->resumed, 0);
+  atomic_store(&p->resumed_data, 0);
 }
 
 static int zero_range(struct job *job, uint64_t offset, uint64_t len)
@@ -173,6 +176,30 @@ static int copy_unit(struct worker *w, uint64_t start, uint64_t len)
   return r;
 }
 
+/* A unit the checkpoint had done: counted, not copied. Its data is
+ * measured by the extents (metadata only), for progress in bytes. */
+static int skip_unit(struct job *job, uint64_t start, uint64_t len)
+{
+  struct extent_list extents = {0};
+  uint64_t data = 0;
+  size_t i;
+  int r;
+
+  r = job->src->ops->extents(job->src, start, len, &extents);
+  for (i = 0; r == 0 && i < extents.len; i++) {
+    const struct extent *e = &extents.ptr[i];
+    if (!e->zero)
+      data += MIN(e->offset + e->length, start + len) - MAX(e->offset, start);
+  }
+  extent_list_reset(&extents);
+  if (r < 0)
+    return r;
+  atomic_fetch_add(&job->progress->resumed_data, data);
+  atomic_fetch_add(&job->progress->resumed, len);
+  atomic_fetch_add(&job->progress->done, len);
+  return 0;
+}
+
 static void worker_fail(struct worker *w, int r)
 {
   if (!error_is_set())
@@ -185,15 +212,24 @@ static void *random_worker(void *arg)
 {
   struct worker *w = arg;
   struct job *job = w->job;
+  struct checkpoint *cp = job->opts->checkpoint;
 
   while (!atomic_load(&job->failed)) {
     uint64_t unit = atomic_fetch_add(&job->next_unit, 1);
     uint64_t start = unit * job->unit_size;
+    uint64_t len;
     int r;
 
     if (start >= job->src->size)
       break;
-    r = copy_unit(w, start, MIN(job->unit_size, job->src->size - start));
+    len = MIN(job->unit_size, job->src->size - start);
+    if (cp && checkpoint_was_done(cp, unit)) {
+      r = skip_unit(job, start, len);
+    } else {
+      r = copy_unit(w, start, len);
+      if (r == 0 && cp)
+        r = checkpoint_unit_done(cp, unit, job->dst);
+    }
     if (r < 0) {
       worker_fail(w, r);
       break;
@@ -387,6 +423,9 @@ int copy_disk(struct disk *src, struct dest *dst,
   job.unit_size = src->size / (job.workers * 4);
   job.unit_size = ROUND_UP(job.unit_size, WORK_UNIT_MIN);
   job.unit_size = MAX(MIN(job.unit_size, WORK_UNIT_MAX), WORK_UNIT_MIN);
+  /* A stream is read in one pass from its start: nothing to skip. */
+  if (opts->checkpoint && !src->stream)
+    job.unit_size = checkpoint_unit_size(opts->checkpoint);
   pthread_mutex_init(&job.lock, NULL);
   pthread_cond_init(&job.slot_freed, NULL);
   pthread_cond_init(&job.slot_ready, NULL);
