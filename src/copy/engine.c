@@ -67,6 +67,16 @@ void copy_progress_init(struct copy_progress *p, const struct disk *src)
   atomic_store(&p->resumed_data, 0);
 }
 
+static bool stopped(const struct job *job)
+{
+  return job->opts->stop && atomic_load(job->opts->stop);
+}
+
+static int stop_error(void)
+{
+  return error_set(EINTR, "interrupted: the copy was asked to stop");
+}
+
 static int zero_range(struct job *job, uint64_t offset, uint64_t len)
 {
   if (len == 0 || job->dst->is_zero)
@@ -160,6 +170,10 @@ static int copy_unit(struct worker *w, uint64_t start, uint64_t len)
     }
     while (r == 0 && off < end && !atomic_load(&job->failed)) {
       size_t n = MIN(end - off, job->request_size);
+      if (stopped(job)) {
+        r = stop_error();
+        break;
+      }
       r = job->src->ops->pread(job->src, w->buf, n, off);
       if (r == 0) {
         atomic_fetch_add(&job->progress->read, n);
@@ -222,6 +236,10 @@ static void *random_worker(void *arg)
 
     if (start >= job->src->size)
       break;
+    if (stopped(job)) {
+      worker_fail(w, stop_error());
+      break;
+    }
     len = MIN(job->unit_size, job->src->size - start);
     if (cp && checkpoint_was_done(cp, unit)) {
       r = skip_unit(job, start, len);
@@ -343,7 +361,8 @@ static int stream_read(struct job *job)
 
     s = &job->slots[idx];
     memset(&s->chunk, 0, sizeof s->chunk);
-    r = src->ops->next_chunk(src, &s->chunk, s->payload);
+    r = stopped(job) ? stop_error()
+                     : src->ops->next_chunk(src, &s->chunk, s->payload);
     if (r == 1 &&
         (s->chunk.offset < covered || s->chunk.length > src->chunk_size ||
          s->chunk.offset > src->size ||

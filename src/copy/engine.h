@@ -12,6 +12,7 @@
 #ifndef HOIST_COPY_ENGINE_H
 #define HOIST_COPY_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -33,6 +34,9 @@ struct copy_options {
    * are the checkpoint's, units it had done are skipped (and counted as
    * done), and each finished unit is reported to it. NULL: none. */
   struct checkpoint *checkpoint;
+  /* When it becomes true (a signal handler sets it), workers stop between
+   * requests and the copy fails with -EINTR. May be NULL. */
+  const _Atomic bool *stop;
 };
 
 /* Progress, in bytes; updated by the workers, read by anyone. */
