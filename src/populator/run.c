@@ -122,7 +122,9 @@ static int populate(const struct pop_args *a, const struct pop_credentials *c,
   uint64_t data = DISK_UNKNOWN;
   int r;
 
-  r = open_source(a, c, &src);
+  r = pop_target_lock(a, &tgt);
+  if (r == 0)
+    r = open_source(a, c, &src);
   if (r == 0)
     r = check_pvc_size(a, src.disk);
   if (r == 0)

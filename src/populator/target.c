@@ -40,9 +40,9 @@ static int checkpoint_path_for(const struct pop_args *a, bool is_block,
 
 /* Opens and locks the target as it is now (creating a missing file
  * empty), and describes it. */
-static int lock_target(const struct pop_args *a, struct pop_target *t,
-                       struct checkpoint_identity *id)
+int pop_target_lock(const struct pop_args *a, struct pop_target *t)
 {
+  struct checkpoint_identity *id = &t->id;
   const char *path = a->volume_path;
   struct stat st;
 
@@ -58,6 +58,10 @@ static int lock_target(const struct pop_args *a, struct pop_target *t,
     id->target_kind = "file";
     return 0;
   }
+  t->path = strdup(path);
+  if (!t->path)
+    return error_set(ENOMEM, "out of memory");
+  t->created = !exists;
   t->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (t->lock_fd < 0)
     return error_errno("%s: cannot open the target", path);
@@ -99,22 +103,21 @@ static int new_checkpoint(const char *cp_path, struct checkpoint_identity *id,
   /* Written before any data: a partly written target always has one. */
   if (r == 0)
     r = checkpoint_write(t->cp);
+  t->marked = r == 0;
   return r;
 }
 
 int pop_target_open(const struct pop_args *a, const char *source_id,
                     const struct disk *src, struct pop_target *t)
 {
-  struct checkpoint_identity id = {.source_id = source_id,
-                                   .source_size = src->size};
+  struct checkpoint_identity id = t->id;
   struct dest_file_options dopts = {0};
   _cleanup_free_ char *cp_path = NULL, *why = NULL;
   int r;
 
-  *t = (struct pop_target){.lock_fd = -1};
-  r = lock_target(a, t, &id);
-  if (r == 0)
-    r = checkpoint_path_for(a, t->is_block, &cp_path);
+  id.source_id = source_id;
+  id.source_size = src->size;
+  r = checkpoint_path_for(a, t->is_block, &cp_path);
   if (r < 0)
     return r;
   if (cp_path) {
@@ -122,6 +125,7 @@ int pop_target_open(const struct pop_args *a, const char *source_id,
     if (r < 0)
       return r;
     t->resumed = r == 1;
+    t->marked = t->resumed;
     if (why)
       pop_log("checkpoint %s discarded: %s; starting over", cp_path, why);
   } else if (t->is_block && !a->no_checkpoint) {
@@ -147,11 +151,16 @@ int pop_target_finish(struct pop_target *t)
 
   if (r == 0 && t->cp)
     r = checkpoint_remove(t->cp);
+  t->created = false; /* complete: it stays */
   return r;
 }
 
 void pop_target_close(struct pop_target *t)
 {
+  /* A file this run made, with nothing to resume from: it goes. */
+  if (t->created && !t->marked && t->lock_fd >= 0 && t->path)
+    unlink(t->path);
+  free(t->path);
   dest_close(t->dst);
   checkpoint_free(t->cp);
   if (t->lock_fd >= 0)

@@ -15,13 +15,21 @@
 #include "populator/populator.h"
 
 struct pop_target {
+  struct checkpoint_identity id; /* the target's part, from the lock */
   struct dest *dst;
   struct checkpoint *cp; /* NULL: no resume */
   bool is_block;
   bool resumed;
+  bool created; /* the file did not exist before this run */
+  bool marked;  /* its checkpoint is on disk: keep a partial file */
   int lock_fd;
+  char *path;
 };
 
+/* First of all (before a transfer starts): opens and locks the target. */
+int pop_target_lock(const struct pop_args *a, struct pop_target *t);
+/* Then, with the source open: decides whether to resume, opens the
+ * destination. */
 int pop_target_open(const struct pop_args *a, const char *source_id,
                     const struct disk *src, struct pop_target *t);
 /* After a complete, flushed copy: the checkpoint goes, the target is in
