@@ -21,6 +21,7 @@ import pytest
 from diskutil import MiB, GiB, assert_same_content, data_segments, qemu_io
 
 from peers.imageio import *  # noqa: F401,F403
+from peers.ovirt_engine import ovirt_engine_factory  # noqa: F401
 
 PASSWORD = "Hunter2-populator-S3cret!"
 CRED_KEYS = ("user", "password", "cacert", "insecureSkipVerify", "url")
@@ -713,11 +714,130 @@ def test_second_populator_on_the_same_target_is_refused(
     assert_same_content(src, out)
 
 
-def test_ovirt_mode_without_engine_client(populator_bin, tmp_path):
-    p = run_pop(populator_bin, "ovirt", "--engine-url",
-                "https://127.0.0.1:1", "--disk-id", "d1",
-                *base_args(tmp_path, tmp_path / "disk.img"), check=False)
-    if "no oVirt engine client" not in p.stderr:
-        pytest.skip("the engine client has landed: see the ovirt tests")
+# ---- ovirt mode, against the FAKE engine (tests/peers/ovirt_engine.py:
+# no oVirt engine can run here) on the REAL imageio daemon ----
+
+def ovirt_env(engine_pki, password=PASSWORD):
+    """The Secret as Forklift's controller injects it (envFrom, plus
+    cacert from ca.crt)."""
+    return clean_env(user="admin@internal", password=password,
+                     cacert=engine_pki["ca"].read_text(),
+                     insecureSkipVerify="false")
+
+
+def ovirt_args(tmp_path, engine, disk, target, *more):
+    return ["ovirt", "--engine-url", engine.url, "--secret-name",
+            "ovirt-creds", "--disk-id", disk["id"], "--cr-name", "disk-cr",
+            "--cr-namespace", "vms", "--transfer-network", "vms/transfer",
+            "--pvc-size", str(2 * GiB), *base_args(tmp_path, target),
+            *[str(m) for m in more]]
+
+
+def test_ovirt_end_to_end(populator_bin, tmp_path, ovirt_engine_factory):
+    engine = ovirt_engine_factory(password=PASSWORD)
+    src = spread_source(tmp_path)
+    disk = engine.add_disk(src, fmt="raw", backend="nbd")
+    vol = tmp_path / "mnt"
+    vol.mkdir()
+    out = vol / "disk.img"
+    p = run_pop(populator_bin, *ovirt_args(tmp_path, engine, disk, out,
+                                           "--checksum"),
+                env=ovirt_env(engine.pki))
+    assert_same_content(src, out)
+    assert os.listdir(vol) == ["disk.img"]
+    t = termination(tmp_path)
+    assert t["result"] == "succeeded"
+    assert t["bytes_copied"] == t["bytes_total"] == 16 * MiB
+    assert t["virtual_size"] == GiB
+    assert t["checksum"] == "sha256:" + sha256_of(src)
+    # The transfer was finalized; no ticket or lock is left.
+    [tr] = engine.transfers.values()
+    assert tr.finalized and not tr.cancelled
+    engine.assert_nothing_left()
+    assert "transfer network: vms/transfer" in p.stderr
+    assert "finalized" in p.stderr
+    everything = p.stderr + (tmp_path / "termination-log").read_text()
+    assert PASSWORD not in everything
+    assert tr.ticket is None or tr.ticket not in everything
+
+
+def test_ovirt_wrong_password(populator_bin, tmp_path, ovirt_engine_factory):
+    engine = ovirt_engine_factory(password=PASSWORD)
+    src = make_raw(tmp_path / "in.raw", 4 * MiB, [(0, MiB, 0x21)])
+    disk = engine.add_disk(src)
+    out = tmp_path / "disk.img"
+    wrong = "Wrong-" + PASSWORD
+    p = run_pop(populator_bin, *ovirt_args(tmp_path, engine, disk, out),
+                env=ovirt_env(engine.pki, password=wrong), check=False)
     assert p.returncode == 1
-    assert termination(tmp_path)["result"] == "failed"
+    assert not out.exists()
+    t = termination(tmp_path)
+    assert t["result"] == "failed"
+    assert wrong not in p.stderr + json.dumps(t)
+    assert not engine.transfers
+    # And without a password at all, the message names the Secret.
+    env = ovirt_env(engine.pki)
+    env.pop("password")
+    p = run_pop(populator_bin, *ovirt_args(tmp_path, engine, disk, out),
+                env=env, check=False)
+    assert p.returncode == 1
+    assert "ovirt-creds gives no password" in p.stderr
+
+
+@pytest.fixture
+def slow_engine_storage(monkeypatch):
+    """The fake engine's qemu-nbd reads at 4 MiB/s, so that a copy takes
+    a few seconds."""
+    import functools
+    import peers.ovirt_engine as fake
+    monkeypatch.setattr(fake, "QemuNbd",
+                        functools.partial(fake.QemuNbd, bps=4 * MiB))
+
+
+def test_ovirt_sigterm_cancels_and_a_restart_resumes(
+        populator_bin, tmp_path, ovirt_engine_factory, slow_engine_storage):
+    engine = ovirt_engine_factory(password=PASSWORD)
+    src = spread_source(tmp_path)
+    data = 16 * MiB
+    disk = engine.add_disk(src, fmt="raw", backend="nbd")
+    vol = tmp_path / "mnt"
+    vol.mkdir()
+    out = vol / "disk.img"
+    checkpoint = vol / ".disk.img.hoist-checkpoint"
+    args = ovirt_args(tmp_path, engine, disk, out, "--checkpoint-interval",
+                      "0.3")
+    run = Running(populator_bin, *args, env=ovirt_env(engine.pki))
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert time.monotonic() < deadline, run.stderr
+            assert run.proc.poll() is None, run.stderr
+            if checkpoint.exists():
+                units, unit_size, _ = done_units(checkpoint)
+                if any(u * unit_size % (64 * MiB) == 0 for u in units):
+                    break
+            time.sleep(0.05)
+        run.proc.send_signal(signal.SIGTERM)
+        assert run.wait(120) == 1, run.stderr
+    finally:
+        run.kill()
+    t = termination(tmp_path)
+    assert t["result"] == "failed" and "interrupted" in t["message"]
+    assert "cancelling the image transfer" in run.stderr
+    [first] = engine.transfers.values()
+    assert first.cancelled
+    engine.assert_nothing_left()
+    units, unit_size, _ = done_units(checkpoint)
+    durable = sum(2 * MiB for i in range(8)
+                  if (i * 64 * MiB) // unit_size in units)
+    assert 0 < durable < data
+    # Restarted (a new pod): a new transfer, only the rest is read.
+    p = run_pop(populator_bin, *args, env=ovirt_env(engine.pki))
+    assert "resuming from checkpoint" in p.stderr
+    assert_same_content(src, out)
+    assert not checkpoint.exists()
+    t = termination(tmp_path)
+    assert t["result"] == "succeeded"
+    assert t["bytes_read"] <= data - durable and t["bytes_copied"] == data
+    assert len(engine.transfers) == 2
+    engine.assert_nothing_left()

@@ -36,6 +36,20 @@ void pop_log_add_secret(const char *secret)
     nsecrets++;
 }
 
+void pop_log_add_ticket(const char *url)
+{
+  const char *t = url ? strstr(url, "/images/") : NULL;
+  _cleanup_free_ char *ticket = NULL;
+
+  if (!t)
+    return;
+  t += 8;
+  ticket = strndup(t, strcspn(t, "/?#"));
+  /* Messages show its first 8 characters: only the rest is masked. */
+  if (ticket && strlen(ticket) > 8)
+    pop_log_add_secret(ticket);
+}
+
 /* Replaces every occurrence of secret in *text (reallocated). */
 static int mask(char **text, const char *secret)
 {

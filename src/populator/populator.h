@@ -75,6 +75,8 @@ void pop_credentials_clear(struct pop_credentials *c);
  * that pop_log_add_secret() named replaced by "***". */
 void pop_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pop_log_add_secret(const char *secret);
+/* The ticket in an imageio URL (…/images/TICKET) as a secret. */
+void pop_log_add_ticket(const char *url);
 /* A copy of text with the secrets replaced; NULL when out of memory. */
 char *pop_redact(const char *text);
 

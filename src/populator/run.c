@@ -141,9 +141,18 @@ static int populate(const struct pop_args *a, const struct pop_credentials *c,
   pop_progress_start(&plog, st, a->progress_interval);
   r = copy_disk(src.disk, tgt.dst, &copts, &st->progress);
   pop_progress_stop(&plog);
-  /* Flushed: everything is done and durable. */
-  if (r == 0 && tgt.cp)
-    r = checkpoint_save(tgt.cp, tgt.dst);
+  /* On success everything is done; on a failure (not a crash) the units
+   * that were finished are kept too: flushed, then recorded. The copy's
+   * error stays the one reported. */
+  if (tgt.cp) {
+    int rs = checkpoint_save(tgt.cp, tgt.dst);
+    if (r == 0)
+      r = rs;
+    else if (rs == 0)
+      pop_log("checkpoint saved: %llu of %llu units done",
+              (unsigned long long)checkpoint_done_units(tgt.cp),
+              (unsigned long long)checkpoint_units(tgt.cp));
+  }
   if (r == 0)
     pop_log("copy complete: %llu bytes read from the source",
             (unsigned long long)atomic_load(&st->progress.read));

@@ -49,20 +49,6 @@ static int id_from_url(const char *url, char **ret)
   return 0;
 }
 
-/* Masks the ticket in every line printed (messages abbreviate it too). */
-static void mask_ticket(const char *url)
-{
-  const char *t = strstr(url, "/images/");
-  _cleanup_free_ char *ticket = NULL;
-
-  if (!t)
-    return;
-  t += 8;
-  ticket = strndup(t, strcspn(t, "/?#"));
-  if (ticket && strlen(ticket) > 8)
-    pop_log_add_secret(ticket);
-}
-
 int pop_source_open_imageio(const struct pop_args *a,
                             const struct pop_credentials *c,
                             struct pop_source *s)
@@ -80,7 +66,7 @@ int pop_source_open_imageio(const struct pop_args *a,
     return error_set(EINVAL, "--url: expected https://HOST:PORT/images/"
                              "TICKET (an image transfer's transfer_url or "
                              "proxy_url)");
-  mask_ticket(url);
+  pop_log_add_ticket(url);
   io.cacert = a->cacert ? a->cacert : c->cacert_file;
   io.insecure = a->insecure || (!a->cacert && c->insecure);
   s->shown = imageio_display_url(url);

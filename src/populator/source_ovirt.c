@@ -11,8 +11,6 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-#ifdef HOIST_HAVE_OVIRT_ENGINE
-
 int pop_source_open_ovirt(const struct pop_args *a,
                           const struct pop_credentials *c,
                           const _Atomic bool *stop, struct pop_source *s)
@@ -24,10 +22,10 @@ int pop_source_open_ovirt(const struct pop_args *a,
       .password = c->password,
       .cacert = c->cacert_file,
       .insecure = c->insecure,
+      .stop = stop,
   };
   int r;
 
-  (void)stop;
   if (!c->user || !c->password)
     return error_set(EINVAL,
                      "%s gives no %s: set the user and password keys of "
@@ -48,6 +46,9 @@ int pop_source_open_ovirt(const struct pop_args *a,
   r = ovirt_transfer_start(s->engine, a->disk_id, NULL, &s->transfer);
   if (r < 0)
     return r;
+  pop_log_add_ticket(ovirt_transfer_url(s->transfer));
+  pop_log_add_ticket(ovirt_transfer_proxy_url(s->transfer));
+  pop_log("image transfer %s is ready", ovirt_transfer_id(s->transfer));
   return ovirt_transfer_open_disk(s->transfer, &s->disk);
 }
 
@@ -73,30 +74,3 @@ void pop_source_close_transfer(struct pop_source *s)
   s->transfer = NULL;
   s->engine = NULL;
 }
-
-#else /* the oVirt engine client has not landed in this tree yet */
-
-int pop_source_open_ovirt(const struct pop_args *a,
-                          const struct pop_credentials *c,
-                          const _Atomic bool *stop, struct pop_source *s)
-{
-  (void)a;
-  (void)c;
-  (void)stop;
-  (void)s;
-  return error_set(ENOTSUP, "this build has no oVirt engine client; use "
-                            "'hoist-populator imageio' with a ticket URL");
-}
-
-int pop_source_finish(struct pop_source *s)
-{
-  s->finished = true;
-  return 0;
-}
-
-void pop_source_close_transfer(struct pop_source *s)
-{
-  (void)s;
-}
-
-#endif
