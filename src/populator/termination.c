@@ -70,7 +70,8 @@ static char *format_with(const struct termination_summary *s, const char *msg)
   }
   if (msg)
     json_object_set_new(j, "message", json_string(msg));
-  line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                           JSON_REAL_PRECISION(10));
   if (line && asprintf(&full, "%s\n", line) < 0)
     full = NULL;
   free(line);
