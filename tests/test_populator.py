@@ -299,6 +299,47 @@ def test_block_device_target(populator_bin, tmp_path, imageio_daemon,
     assert t["checksum"] == "sha256:" + sha256_of(src)
 
 
+def test_block_device_resumes_from_the_checkpoint_dir(
+        populator_bin, tmp_path, imageio_daemon, loop_device):
+    """A block device's checkpoint lives in --checkpoint-dir and names the
+    device by its number: trusted for this device, discarded for
+    another."""
+    size = 24 * MiB
+    src = make_raw(tmp_path / "in.raw", size, [
+        (0, MiB, 0x71), (9 * MiB, 2 * MiB, 0x72), (size - MiB, MiB, 0x73)])
+    tid = imageio_daemon.add_ticket(f"file://{src}", size)
+    dev, _ = loop_device(size)
+    # The first half is already there.
+    with open(dev, "r+b") as f, open(src, "rb") as s:
+        f.write(s.read(12 * MiB))
+    ckdir = tmp_path / "emptydir"
+    ckdir.mkdir()
+    checkpoint = ckdir / (".%s.hoist-checkpoint" % dev.name)
+    body = {"format": "hoist-checkpoint", "version": 1,
+            "source": {"id": "ovirt-disk:disk-1", "size": size},
+            "target": {"kind": "block", "size": size,
+                       "dev": os.stat(dev).st_rdev, "ino": 0},
+            "unit_size": MiB, "units": 24, "done": [[0, 11]]}
+    args = ["imageio", "--url", imageio_daemon.url(tid), "--cacert",
+            imageio_daemon.pki["ca"], "--disk-id", "disk-1",
+            "--checkpoint-dir", ckdir, *base_args(tmp_path, dev)]
+    write_checkpoint(checkpoint, body)
+    p = run_pop(populator_bin, *args)
+    assert "resuming from checkpoint" in p.stderr
+    assert termination(tmp_path)["bytes_read"] == 12 * MiB
+    assert not checkpoint.exists()
+    with open(dev, "rb") as f:
+        assert f.read() == src.read_bytes()
+    # Another device's checkpoint: discarded, all copied.
+    body["target"]["dev"] += 1
+    write_checkpoint(checkpoint, body)
+    p = run_pop(populator_bin, *args)
+    assert "another file or device" in p.stderr
+    assert termination(tmp_path)["bytes_read"] == size
+    with open(dev, "rb") as f:
+        assert f.read() == src.read_bytes()
+
+
 # ---- metrics ----
 
 def test_metrics_scraped_mid_copy_over_https(populator_bin, tmp_path,
@@ -459,12 +500,16 @@ def test_credentials_from_env(populator_bin, tmp_path, imageio_daemon):
     src = make_raw(tmp_path / "in.raw", 4 * MiB, [(MiB, MiB, 0x31)])
     tid = imageio_daemon.add_ticket(f"file://{src}", 4 * MiB)
     out = tmp_path / "disk.img"
+    private_tmp = tmp_path / "tmp"
+    private_tmp.mkdir()
     env = clean_env(user="admin@internal", password=PASSWORD,
                     cacert=imageio_daemon.pki["ca"].read_text(),
-                    insecureSkipVerify="false")
+                    insecureSkipVerify="false", TMPDIR=str(private_tmp))
     p = run_pop(populator_bin, "imageio", "--url", imageio_daemon.url(tid),
                 *base_args(tmp_path, out), env=env)
     assert_same_content(src, out)
+    # The PEM went to a private file for TLS, removed at exit.
+    assert os.listdir(private_tmp) == []
     assert "verification is off" not in p.stderr
     assert PASSWORD not in p.stderr
     assert PASSWORD not in (tmp_path / "termination-log").read_text()
@@ -482,12 +527,6 @@ def test_credentials_from_env(populator_bin, tmp_path, imageio_daemon):
                 *base_args(tmp_path, out2), env=env)
     assert p.stderr.count("verification is off (insecureSkipVerify)") == 1
     assert_same_content(src, out2)
-    # The private copy of the CA is gone.
-    assert not [f for f in os.listdir(os.environ.get("TMPDIR", "/tmp"))
-                if f.startswith("hoist-populator-ca-")
-                and os.stat(os.path.join(os.environ.get("TMPDIR", "/tmp"),
-                                         f)).st_uid == os.getuid()
-                and PASSWORD in f]
 
 
 def test_credentials_from_files_and_the_ticket_from_the_secret(

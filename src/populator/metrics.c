@@ -241,6 +241,8 @@ static struct MHD_Daemon *start_daemon(struct metrics_server *m, bool http,
                                       CONN_TIMEOUT, NULL};
   if (!any)
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ss};
+  if (!any && ss->ss_family == AF_INET6)
+    flags |= MHD_USE_IPv6;
   if (!http) {
     flags |= MHD_USE_TLS;
     opts[n++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, m->key};
