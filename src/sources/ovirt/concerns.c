@@ -264,9 +264,6 @@ int ovirt_nic_concerns(json_t *nic, const struct ovirt_vnic_profile *p,
   if (p->custom_properties)
     ADD(CONCERN_WARNING, "nic-custom-properties",
         "%s has vNIC custom properties; they are not migrated", label);
-  if (p->network_filter)
-    ADD(CONCERN_INFO, "nic-network-filter",
-        "%s has a network filter; it is not migrated", label);
   if (p->qos)
     ADD(CONCERN_INFO, "nic-qos", "%s has a QoS; it is not migrated", label);
   return 0;

@@ -18,8 +18,11 @@
  *   interfaces (vm_parse.c); time zones that cannot be kept (timezone.c).
  * info: memory ballooning; guaranteed memory below the memory size;
  *   snapshots (only the current state is copied); IO threads; display
- *   type SPICE; storage-error resume behaviour; network filter; NIC QoS;
- *   rtl8139 NIC (an emulated 100 Mbit/s model).
+ *   type SPICE; storage-error resume behaviour; NIC QoS; rtl8139 NIC (an
+ *   emulated 100 Mbit/s model).
+ * Not a concern: a vNIC profile's network filter. Every default profile
+ * has one (vdsm-no-mac-spoofing), and KubeVirt's bindings guard against
+ * MAC spoofing themselves.
  */
 #ifndef HOIST_SOURCES_OVIRT_CONCERNS_H
 #define HOIST_SOURCES_OVIRT_CONCERNS_H

@@ -35,6 +35,7 @@ struct ovirt_transfer {
   char *path; /* imagetransfers/ID */
   char *transfer_url, *proxy_url;
   char *phase;
+  const char *data_url; /* transfer_url or proxy_url, once opened */
   bool finalized;
   atomic_bool cancel_sent;
 };
@@ -52,6 +53,11 @@ const char *ovirt_transfer_url(const struct ovirt_transfer *t)
 const char *ovirt_transfer_proxy_url(const struct ovirt_transfer *t)
 {
   return t->proxy_url;
+}
+
+const char *ovirt_transfer_data_url(const struct ovirt_transfer *t)
+{
+  return t->data_url;
 }
 
 /* Phases after which the transfer will never become ready. */
@@ -124,9 +130,10 @@ static int create(struct ovirt_engine *e, const char *disk_id,
     return error_set(ENOMEM, "out of memory");
   for (;;) {
     r = ovirt_api_post(e, NULL, "imagetransfers", body, false, ret);
-    /* 409: the disk is locked (by a snapshot, another transfer …) for
-     * now; the engine's SDK waits these out too. */
-    if (r != -EBUSY || ovirt_now() + delay > deadline)
+    /* 409 "Disk is locked": by a snapshot, another transfer … for now;
+     * the engine's SDK waits these out too. Other refusals are final. */
+    if (r != -EBUSY || !strcasestr(error_message(), "locked") ||
+        ovirt_now() + delay > deadline)
       return r;
     error_clear();
     r = ovirt_sleep(e, delay);
@@ -244,6 +251,8 @@ int ovirt_transfer_open_disk(struct ovirt_transfer *t, struct disk **ret)
 
   if (t->transfer_url) {
     r = open_url(t, t->transfer_url, ret);
+    if (r == 0)
+      t->data_url = t->transfer_url;
     if (r == 0 || !t->proxy_url || !unreachable(r))
       return r;
     /* The host is not reachable from here: go through the engine. */
@@ -256,6 +265,8 @@ int ovirt_transfer_open_disk(struct ovirt_transfer *t, struct disk **ret)
                      "transfer_url nor a proxy_url",
                      t->e->origin, t->id);
   r = open_url(t, t->proxy_url, ret);
+  if (r == 0)
+    t->data_url = t->proxy_url;
   if (r < 0 && shown)
     error_prefix("the host daemon (%s) cannot be reached, and the engine's "
                  "proxy failed",
