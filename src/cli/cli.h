@@ -11,6 +11,7 @@
 int cmd_copy(int argc, char **argv);
 int cmd_inspect(int argc, char **argv);
 int cmd_migrate(int argc, char **argv);
+int cmd_inventory(int argc, char **argv);
 
 /* Prints "hoist: <context>: <the recorded error>" once and clears it. */
 void cli_report_error(const char *context);

@@ -1,4 +1,9 @@
-/* hoist migrate --source ova:PATH --target dir:OUT */
+/* hoist migrate --source ova:PATH|ovirt://ENGINE --target dir:OUT
+ *
+ * One pipeline for every source: a source gives a list of VMs (the neutral
+ * model) and opens their disks as copy-engine sources; from there on
+ * (names, networks, concerns, copies, manifests) nothing knows which
+ * source it was. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,12 +17,14 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/ovirt_cli.h"
 #include "cli/progress.h"
 #include "copy/dest.h"
 #include "copy/engine.h"
 #include "kubevirt/builder.h"
 #include "model/mapping.h"
 #include "model/names.h"
+#include "net/http.h"
 #include "sources/ova/ova.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -29,24 +36,45 @@ static void migrate_usage(FILE *f)
   fprintf(
       f,
       "Usage: hoist migrate --source ova:PATH --target dir:OUT [OPTIONS]\n"
+      "       hoist migrate --source ovirt://ENGINE-HOST --vm NAME… "
+      "--target dir:OUT\n"
+      "                     --user USER --password-file FILE "
+      "[--cacert FILE] [OPTIONS]\n"
       "\n"
-      "Migrates the VMs of an OVA into KubeVirt manifests and raw disks. For\n"
-      "each VM it writes OUT/VM-NAME/ with one raw disk per PVC\n"
-      "(VM-NAME-disk-N.raw), virtualmachine.yaml (a halted KubeVirt\n"
-      "VirtualMachine), pvcs.yaml and kustomization.yaml.\n"
+      "Migrates VMs into KubeVirt manifests and raw disks. For each VM it\n"
+      "writes OUT/VM-NAME/ with one raw disk per PVC (VM-NAME-disk-N.raw),\n"
+      "virtualmachine.yaml (a halted KubeVirt VirtualMachine), pvcs.yaml and\n"
+      "kustomization.yaml.\n"
       "\n"
       "Every concern is listed first. A VM with a critical concern is skipped\n"
-      "unless --force is given. Each disk is verified against the OVA's\n"
-      "manifest before it is copied; a mismatch stops that VM. A VM that "
-      "fails\n"
-      "leaves no output. The exit status is 1 if any VM was skipped or "
-      "failed.\n"
+      "unless --force is given. A VM that fails leaves no output. The exit\n"
+      "status is 1 if any VM was skipped or failed.\n"
+      "\n"
+      "Sources:\n"
+      "  ova:PATH   an OVA archive, an .ovf file or an unpacked export. Each\n"
+      "             disk is verified against the OVA's manifest before it is\n"
+      "             copied; a mismatch stops that VM. Default: all its VMs.\n"
+      "  ovirt://ENGINE-HOST[:PORT]\n"
+      "             an oVirt/RHV engine (https). Name the VMs with --vm (see\n"
+      "             'hoist inventory vms'); they must be shut down. Each disk\n"
+      "             is read through an image transfer (format raw, from the\n"
+      "             host's imageio daemon, or the engine's proxy when the\n"
+      "             host cannot be reached), finalized after the copy and\n"
+      "             cancelled on any failure or interrupt (SIGINT, SIGTERM),\n"
+      "             so no transfer or disk lock stays behind. The VM keeps\n"
+      "             its id as SMBIOS UUID, its serial number, firmware (EFI,\n"
+      "             secure boot with SMM), MACs, disk buses (virtio, "
+      "virtio_scsi\n"
+      "             -> scsi, sata and ide -> sata) and time zone (Windows "
+      "zone\n"
+      "             names become their IANA zone). No guest conversion: oVirt\n"
+      "             guests already run on KVM with virtio.\n"
       "\n"
       "Options:\n"
-      "  -s, --source ova:PATH      the OVA archive (or an .ovf file)\n"
+      "  -s, --source SOURCE        ova:PATH or ovirt://ENGINE-HOST\n"
       "  -t, --target dir:OUT       the output directory (created if missing)\n"
       "      --vm NAME              migrate only this VM (by name or id; may\n"
-      "                             be repeated); default: all VMs\n"
+      "                             be repeated); default (OVA): all VMs\n"
       "      --network-map FILE     where each source network goes: a "
       "Forklift\n"
       "                             NetworkMap manifest (spec.map[] of source\n"
@@ -56,7 +84,8 @@ static void migrate_usage(FILE *f)
       "                               SOURCE-NETWORK=pod\n"
       "                               SOURCE-NETWORK=multus:NAMESPACE/NAME\n"
       "                               SOURCE-NETWORK=ignored\n"
-      "                             (# starts a comment)\n"
+      "                             (# starts a comment). An oVirt NIC's\n"
+      "                             network is its vNIC profile's network\n"
       "      --storage-class NAME   storage class of every PVC (default: the\n"
       "                             cluster's default class)\n"
       "      --namespace NS         namespace of the VM and its PVCs\n"
@@ -68,6 +97,10 @@ static void migrate_usage(FILE *f)
       "      --progress             show progress\n"
       "      --no-progress          show no progress\n"
       "  -h, --help                 this help\n"
+      "\n"
+      "oVirt options (or the same from --provider FILE):\n" CLI_OVIRT_HELP
+      "      --transfer-timeout S   how long an image transfer may take to\n"
+      "                             become ready or to finish (default %d)\n"
       "\n"
       "Networks: KubeVirt gives a VM at most one NIC on the pod network. A "
       "NIC\n"
@@ -90,11 +123,13 @@ static void migrate_usage(FILE *f)
       "PVCs and the halted VM), upload each raw disk into its PVC (virtctl\n"
       "image-upload pvc PVC --no-create --image-path OUT/VM-NAME/PVC.raw),\n"
       "then start the VM (virtctl start VM-NAME).\n",
-      COPY_DEFAULT_WORKERS);
+      COPY_DEFAULT_WORKERS, OVIRT_DEFAULT_TRANSFER_TIMEOUT);
 }
 
 struct migrate_args {
-  const char *source;
+  const char *source; /* ova: the path; ovirt: the engine URL (or NULL) */
+  bool ovirt;
+  struct cli_ovirt ovirt_opts;
   const char *out;
   const char *netmap_path;
   struct kv_options kv;
@@ -112,6 +147,21 @@ struct plan {
   struct nic_target *nics;
   struct kv_disk_target *disks;
   char **pvc_names;
+};
+
+/* Where the VMs and their disks come from. open_disk() opens disk i of a
+ * VM as a copy-engine source, with a handle that finish_disk() is always
+ * given afterwards: ok after a complete copy (an oVirt transfer is then
+ * finalized), else to give up (it is cancelled). */
+struct migrate_source {
+  const char *name; /* for messages */
+  int (*open_disk)(struct migrate_source *s, const struct migrate_args *a,
+                   const struct vm *vm, size_t i, struct disk **ret,
+                   void **ret_handle);
+  int (*finish_disk)(struct migrate_source *s, void *handle, bool ok);
+  struct ova *ova;
+  struct ovirt_engine *engine;
+  bool progress; /* print progress lines */
 };
 
 static void plan_free_fields(struct plan *p)
@@ -195,8 +245,108 @@ static int write_file(const char *dir, const char *name, const char *text)
   return 0;
 }
 
-/* Verifies and copies disk i of the plan into dir/<pvc>.raw. */
-static int copy_one_disk(struct ova *ova, const struct migrate_args *a,
+/* ---- OVA ---- */
+
+static int ova_source_open(struct migrate_source *s,
+                           const struct migrate_args *a, const struct vm *vm,
+                           size_t i, struct disk **ret, void **ret_handle)
+{
+  const struct vm_disk *vd = &vm->disks.ptr[i];
+  bool listed = false;
+  int r;
+
+  (void)a;
+  *ret_handle = NULL;
+  if (!vd->locator)
+    return error_set(EINVAL,
+                     "%s: disk-%zu of VM \"%s\" has no file in the "
+                     "archive",
+                     ova_path(s->ova), i, P(vm_label(vm)));
+  r = ova_verify_member(s->ova, vd->locator, &listed);
+  if (r < 0)
+    return r;
+  if (!listed && ova_has_manifest(s->ova))
+    fprintf(stderr,
+            "%s migrate: warning: %s: %s is not listed in the "
+            "manifest; copied without verification\n",
+            cli_program, ova_path(s->ova), P(vd->locator));
+  return ova_open_member_disk(s->ova, vd->locator, ret);
+}
+
+static int ova_source_finish(struct migrate_source *s, void *handle, bool ok)
+{
+  (void)s;
+  (void)handle;
+  (void)ok;
+  return 0;
+}
+
+/* ---- oVirt ---- */
+
+static int ovirt_source_open(struct migrate_source *s,
+                             const struct migrate_args *a, const struct vm *vm,
+                             size_t i, struct disk **ret, void **ret_handle)
+{
+  const struct vm_disk *vd = &vm->disks.ptr[i];
+  struct ovirt_transfer *t = NULL;
+  int r;
+
+  (void)a;
+  *ret_handle = NULL;
+  if (!vd->locator)
+    return error_set(EINVAL, "disk-%zu of VM \"%s\" has no disk id", i,
+                     P(vm_label(vm)));
+  if (a->progress_mode != 0)
+    fprintf(stderr,
+            "%s migrate: VM \"%s\": starting an image transfer of "
+            "disk %s\n",
+            cli_program, P(vm_label(vm)), P(vd->locator));
+  r = ovirt_transfer_start(s->engine, vd->locator, NULL, &t);
+  if (r < 0)
+    return r;
+  /* From here on, a signal cancels the transfer; and a signal that came
+   * while it started is seen now. */
+  cli_interrupts_register(t);
+  *ret_handle = t;
+  if (cli_interrupts_signal())
+    return error_set(EINTR, "interrupted");
+  r = ovirt_transfer_open_disk(t, ret);
+  if (r == 0 && a->progress_mode != 0) {
+    _cleanup_free_ char *origin = http_origin(ovirt_transfer_data_url(t));
+    fprintf(stderr,
+            "%s migrate: VM \"%s\": image transfer %s ready; "
+            "reading from %s%s\n",
+            cli_program, P(vm_label(vm)), ovirt_transfer_id(t),
+            origin ? origin : "?",
+            ovirt_transfer_data_url(t) == ovirt_transfer_proxy_url(t)
+                ? " (the engine's proxy)"
+                : "");
+  }
+  return r;
+}
+
+static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
+{
+  struct ovirt_transfer *t = handle;
+  int r = 0;
+
+  (void)s;
+  if (ok && cli_interrupts_signal())
+    ok = false, r = error_set(EINTR, "interrupted");
+  if (ok)
+    r = ovirt_transfer_finalize(t);
+  if (ok && r == 0 && s->progress)
+    fprintf(stderr, "%s migrate: image transfer %s finalized\n", cli_program,
+            ovirt_transfer_id(t));
+  cli_interrupts_register(NULL);
+  ovirt_transfer_close(t);
+  return r;
+}
+
+/* ---- the pipeline ---- */
+
+/* Copies disk i of the plan into dir/<pvc>.raw. */
+static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
                          struct plan *p, size_t i, const char *dir)
 {
   const struct vm_disk *vd = &p->vm->disks.ptr[i];
@@ -205,48 +355,32 @@ static int copy_one_disk(struct ova *ova, const struct migrate_args *a,
   struct copy_progress progress;
   struct disk *src = NULL;
   struct dest *dst = NULL;
-  bool listed = false;
-  int r;
+  void *handle = NULL;
+  int r, f;
 
-  if (!vd->locator)
-    return error_set(EINVAL,
-                     "%s: disk-%zu of VM \"%s\" has no file in the "
-                     "archive",
-                     ova_path(ova), i, P(vm_label(p->vm)));
-  r = ova_verify_member(ova, vd->locator, &listed);
-  if (r < 0)
-    return r;
-  if (!listed && ova_has_manifest(ova))
-    fprintf(stderr,
-            "%s migrate: warning: %s: %s is not listed in the "
-            "manifest; copied without verification\n",
-            cli_program, ova_path(ova), P(vd->locator));
-  r = ova_open_member_disk(ova, vd->locator, &src);
-  if (r < 0)
-    return r;
-  if (asprintf(&path, "%s/%s.raw", dir, p->pvc_names[i]) < 0 ||
-      asprintf(&label, "%s/%s", p->name, p->pvc_names[i]) < 0) {
-    disk_close(src);
-    return error_set(ENOMEM, "out of memory");
+  r = s->open_disk(s, a, p->vm, i, &src, &handle);
+  if (r == 0 && (asprintf(&path, "%s/%s.raw", dir, p->pvc_names[i]) < 0 ||
+                 asprintf(&label, "%s/%s", p->name, p->pvc_names[i]) < 0))
+    r = error_set(ENOMEM, "out of memory");
+  if (r == 0)
+    r = dest_open_file(path, src->size, NULL, &dst);
+  if (r == 0) {
+    copy_progress_init(&progress, src);
+    progress_start(&pd, &progress, label, a->progress_mode);
+    r = copy_disk(src, dst, &a->copts, &progress);
+    progress_stop(&pd, r == 0);
   }
-  r = dest_open_file(path, src->size, NULL, &dst);
-  if (r < 0) {
-    disk_close(src);
-    return r;
-  }
-  copy_progress_init(&progress, src);
-  progress_start(&pd, &progress, label, a->progress_mode);
-  r = copy_disk(src, dst, &a->copts, &progress);
-  progress_stop(&pd, r == 0);
   if (r == 0)
     r = dest_commit(dst);
-  p->disks[i].size = MAX(src->size, vd->capacity);
+  if (src)
+    p->disks[i].size = MAX(src->size, vd->capacity);
   dest_close(dst);
   disk_close(src);
-  return r;
+  f = s->finish_disk(s, handle, r == 0);
+  return r < 0 ? r : f;
 }
 
-static int migrate_vm(struct ova *ova, const struct migrate_args *a,
+static int migrate_vm(struct migrate_source *src, const struct migrate_args *a,
                       struct plan *p)
 {
   const struct kv_vm_target t = {p->name, p->disks, p->nics};
@@ -269,7 +403,7 @@ static int migrate_vm(struct ova *ova, const struct migrate_args *a,
     return error_errno("%s: cannot create a directory", a->out);
 
   for (i = 0; i < p->vm->disks.len; i++) {
-    r = copy_one_disk(ova, a, p, i, tmp);
+    r = copy_one_disk(src, a, p, i, tmp);
     if (r < 0)
       goto fail;
   }
@@ -415,11 +549,6 @@ static int select_vms(const struct vm_list *vms, const struct migrate_args *a,
 {
   size_t i, j;
 
-  if (vms->len == 0) {
-    fprintf(stderr, "%s migrate: %s: the archive holds no VM\n", cli_program,
-            path);
-    return -1;
-  }
   for (i = 0; i < vms->len; i++)
     selected[i] = a->n_vms == 0;
   for (j = 0; j < a->n_vms; j++) {
@@ -440,11 +569,12 @@ static int select_vms(const struct vm_list *vms, const struct migrate_args *a,
   return 0;
 }
 
-static int run_migration(struct ova *ova, const struct netmap *map,
+/* Plans, checks and migrates the selected VMs of vms (selected NULL:
+ * all). The VMs are ours to annotate with the concerns of the target. */
+static int run_migration(struct migrate_source *src, const struct vm_list *vms,
+                         const bool *selected, const struct netmap *map,
                          const struct migrate_args *a)
 {
-  const struct vm_list *vms = ova_vms(ova);
-  _cleanup_free_ bool *selected = calloc(vms->len + 1, sizeof *selected);
   _cleanup_free_ struct plan *plans = calloc(vms->len + 1, sizeof *plans);
   struct name_set names = {0};
   size_t i, n = 0, done = 0, failed = 0;
@@ -452,18 +582,14 @@ static int run_migration(struct ova *ova, const struct netmap *map,
   struct stat st;
   int r = 0;
 
-  if (!selected || !plans) {
+  if (!plans) {
     error_set(ENOMEM, "out of memory");
     cli_report_error(NULL);
     return 1;
   }
-  if (select_vms(vms, a, ova_path(ova), selected) < 0)
-    return 1;
   for (i = 0; i < vms->len; i++) {
-    if (!selected[i])
+    if (selected && !selected[i])
       continue;
-    /* The OVA's VMs are ours to annotate with the concerns of the target
-     * (ova_vms() gives the list const, its VMs are not). */
     plans[n].vm = vms->ptr[i];
     r = plan_vm(&plans[n++], &names, map);
     if (r < 0)
@@ -478,6 +604,10 @@ static int run_migration(struct ova *ova, const struct netmap *map,
   out_existed = stat(a->out, &st) == 0;
   for (i = 0; i < n; i++) {
     struct plan *p = &plans[i];
+    if (cli_interrupts_signal()) {
+      failed += n - i;
+      break;
+    }
     if (vm_has_critical_concern(p->vm) && !a->force) {
       fprintf(stderr,
               "%s migrate: VM \"%s\" skipped: it has critical "
@@ -495,12 +625,19 @@ static int run_migration(struct ova *ova, const struct netmap *map,
       break;
     }
     out_ready = true;
-    r = migrate_vm(ova, a, p);
+    r = migrate_vm(src, a, p);
     if (r < 0) {
-      fprintf(stderr, "%s migrate: VM \"%s\" failed: ", cli_program,
-              P(vm_label(p->vm)));
-      fputs_oneline(error_message() ? error_message() : "error", stderr);
-      fputc('\n', stderr);
+      if (cli_interrupts_signal())
+        fprintf(stderr,
+                "%s migrate: VM \"%s\" was not migrated: interrupted; its "
+                "image transfer was cancelled and no output was left\n",
+                cli_program, P(vm_label(p->vm)));
+      else {
+        fprintf(stderr, "%s migrate: VM \"%s\" failed: ", cli_program,
+                P(vm_label(p->vm)));
+        fputs_oneline(error_message() ? error_message() : "error", stderr);
+        fputc('\n', stderr);
+      }
       error_clear();
       failed++;
       continue;
@@ -519,7 +656,95 @@ out:
   for (i = 0; i < n; i++)
     plan_free_fields(&plans[i]);
   name_set_reset(&names);
+  if (cli_interrupts_signal())
+    return 128 + cli_interrupts_signal();
   return r < 0 || failed ? 1 : 0;
+}
+
+static int migrate_ova(const struct netmap *map, const struct migrate_args *a)
+{
+  struct migrate_source src = {
+      .open_disk = ova_source_open,
+      .finish_disk = ova_source_finish,
+  };
+  _cleanup_free_ bool *selected = NULL;
+  const struct vm_list *vms;
+  int r;
+
+  r = ova_open(a->source, &src.ova);
+  if (r < 0) {
+    cli_report_error(NULL);
+    return 1;
+  }
+  src.name = ova_path(src.ova);
+  vms = ova_vms(src.ova);
+  selected = calloc(vms->len + 1, sizeof *selected);
+  if (!selected) {
+    ova_close(src.ova);
+    return 1;
+  }
+  if (vms->len == 0) {
+    fprintf(stderr, "%s migrate: %s: the archive holds no VM\n", cli_program,
+            src.name);
+    r = 1;
+  } else if (select_vms(vms, a, src.name, selected) < 0) {
+    r = 1;
+  } else {
+    r = run_migration(&src, vms, selected, map, a);
+  }
+  ova_close(src.ova);
+  return r;
+}
+
+static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
+{
+  static atomic_bool stop;
+  struct migrate_source src = {
+      .open_disk = ovirt_source_open,
+      .finish_disk = ovirt_source_finish,
+      .progress = a->progress_mode != 0,
+  };
+  struct vm_list vms = {0};
+  struct ovirt_config cfg;
+  size_t i, j;
+  int r;
+
+  if (cli_ovirt_config(&a->ovirt_opts, "migrate", a->source, &cfg) < 0)
+    return 1;
+  cfg.stop = &stop;
+  if (cli_interrupts_start(&stop) < 0) {
+    cli_report_error(NULL);
+    return 1;
+  }
+  r = ovirt_connect(&cfg, &src.engine);
+  if (r < 0) {
+    cli_report_error(NULL);
+    return cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
+  }
+  src.name = ovirt_engine_origin(src.engine);
+  for (i = 0; r == 0 && i < a->n_vms; i++) {
+    struct vm *vm = NULL;
+    bool dup = false;
+
+    r = ovirt_find_vm(src.engine, a->vms[i], &vm);
+    for (j = 0; r == 0 && j < vms.len; j++)
+      dup = dup || streq(vms.ptr[j]->id, vm->id);
+    if (r == 0 && dup)
+      vm_free(vm);
+    else if (r == 0 && vm_list_append(&vms, vm) < 0) {
+      vm_free(vm);
+      r = error_set(ENOMEM, "out of memory");
+    }
+  }
+  if (r < 0) {
+    cli_report_error(NULL);
+    r = cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
+  } else {
+    r = run_migration(&src, &vms, NULL, map, a);
+  }
+  vm_list_free(&vms);
+  ovirt_close(src.engine);
+  return r;
 }
 
 static int usage_error(const char *fmt, ...)
@@ -563,13 +788,15 @@ int cmd_migrate(int argc, char **argv)
       {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
       {"volume-mode", required_argument, NULL, OPT_VOLUME_MODE},
       {"access-mode", required_argument, NULL, OPT_ACCESS_MODE},
+      CLI_OVIRT_OPTIONS,
       {"help", no_argument, NULL, 'h'},
       {NULL, 0, NULL, 0},
   };
   struct migrate_args a = {.progress_mode = -1};
   _cleanup_free_ char **vms = calloc(argc + 1, sizeof *vms);
+  _cleanup_free_ char *engine_url = NULL;
   struct netmap *map = NULL;
-  struct ova *ova = NULL;
+  bool ovirt_opts = false;
   int c, r;
 
   if (!vms)
@@ -581,11 +808,22 @@ int cmd_migrate(int argc, char **argv)
     unsigned long long v;
     switch (c) {
     case 's':
-      if (strncmp(optarg, "ova:", 4) != 0 || !optarg[4])
-        return usage_error("--source takes ova:PATH (the only source so "
-                           "far), not \"%s\"",
+      if (strncmp(optarg, "ova:", 4) == 0 && optarg[4]) {
+        a.source = optarg + 4;
+        a.ovirt = false;
+      } else if (strncmp(optarg, "ovirt://", 8) == 0) {
+        free(engine_url);
+        engine_url = NULL;
+        /* ovirt:// alone: the engine of --engine or the provider file. */
+        if (optarg[8] && asprintf(&engine_url, "https://%s", optarg + 8) < 0)
+          return 1;
+        a.source = engine_url;
+        a.ovirt = true;
+      } else {
+        return usage_error("--source takes ova:PATH or "
+                           "ovirt://ENGINE-HOST, not \"%s\"",
                            P(optarg));
-      a.source = optarg + 4;
+      }
       break;
     case 't':
       if (strncmp(optarg, "dir:", 4) != 0 || !optarg[4])
@@ -646,29 +884,40 @@ int cmd_migrate(int argc, char **argv)
       migrate_usage(stdout);
       return 0;
     default:
-      return usage_error("unknown option or missing value: \"%s\"",
-                         P(argv[optind - 1]));
+      r = cli_ovirt_option(&a.ovirt_opts, "migrate", c, optarg);
+      if (r < 0)
+        return 2;
+      if (r == 0)
+        return usage_error("unknown option or missing value: \"%s\"",
+                           P(argv[optind - 1]));
+      ovirt_opts = true;
     }
   }
   if (optind < argc)
     return usage_error("unexpected argument \"%s\"", P(argv[optind]));
-  if (!a.source)
-    return usage_error("%s", "--source ova:PATH is required");
+  if (!a.source && !a.ovirt)
+    return usage_error("%s", "--source ova:PATH or ovirt://ENGINE-HOST is "
+                             "required");
   if (!a.out)
     return usage_error("%s", "--target dir:OUT is required");
+  if (!a.ovirt && ovirt_opts)
+    return usage_error("%s", "the oVirt options (--engine, --user, "
+                             "--password-file, --cacert, --insecure, "
+                             "--provider, --transfer-timeout) go with "
+                             "--source ovirt://ENGINE-HOST");
+  if (a.ovirt && a.n_vms == 0)
+    return usage_error("%s", "name the VMs to migrate with --vm NAME ('hoist "
+                             "inventory vms' lists them)");
 
   if (a.netmap_path && netmap_load(a.netmap_path, &map) < 0) {
     cli_report_error(NULL);
     return 1;
   }
-  r = ova_open(a.source, &ova);
-  if (r < 0) {
-    cli_report_error(NULL);
-    netmap_free(map);
-    return 1;
-  }
-  r = run_migration(ova, map, &a);
-  ova_close(ova);
+  if (a.ovirt)
+    r = migrate_ovirt(map, &a);
+  else
+    r = migrate_ova(map, &a);
+  cli_ovirt_clear(&a.ovirt_opts);
   netmap_free(map);
   return r;
 }

@@ -23,6 +23,8 @@ static const struct {
      "show a disk's format, size and data map, or an "
      "OVA's VMs"},
     {"migrate", cmd_migrate, "migrate VMs into KubeVirt"},
+    {"inventory", cmd_inventory,
+     "list the VMs, networks, storage or hosts of an oVirt engine"},
 };
 
 static void usage(FILE *f)

@@ -287,6 +287,12 @@ static void build_domain(struct ynode *domain, const struct vm *vm)
   else
     ymap_map(boot, "bios");
   ymap_str(fw, "uuid", vm->uuid);
+  ymap_str(fw, "serial", vm->serial);
+  if (vm->timezone)
+    ymap_str(ymap_map(domain, "clock"), "timezone", vm->timezone);
+  else if (vm->utc_offset_set)
+    ymap_int(ymap_map(ymap_map(domain, "clock"), "utc"), "offsetSeconds",
+             vm->utc_offset);
   /* KubeVirt refuses secure boot without SMM. */
   if (efi && vm->secure_boot)
     ymap_bool(ymap_map(ymap_map(domain, "features"), "smm"), "enabled", true);

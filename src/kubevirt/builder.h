@@ -11,7 +11,9 @@
  *    hoist.io/description (the first 4 KiB);
  *  - domain: cpu {sockets, cores, threads}; memory.guest in Mi (rounded
  *    up); firmware bios, or efi with secureBoot (and features.smm, which
- *    KubeVirt requires for secure boot); firmware.uuid from the model;
+ *    KubeVirt requires for secure boot); firmware.uuid and
+ *    firmware.serial from the model; clock.timezone from the model's
+ *    timezone (or clock.utc.offsetSeconds from its fixed UTC offset);
  *    machine type q35 (or the model's q35 variant);
  *  - disks disk-<n> {disk {bus}, bootOrder, serial} with volumes of the
  *    same name on the PVCs; interfaces net-<n> {model, macAddress,

@@ -25,6 +25,7 @@ static void disk_free_fields(struct vm_disk *d)
   free(d->serial);
   free(d->locator);
   free(d->compression);
+  free(d->storage);
 }
 
 static void nic_free_fields(struct vm_nic *n)
@@ -62,6 +63,8 @@ void vm_free(struct vm *vm)
   free(vm->os_description);
   free(vm->machine_type);
   free(vm->uuid);
+  free(vm->serial);
+  free(vm->timezone);
   free(vm);
 }
 

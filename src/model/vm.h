@@ -43,6 +43,8 @@ struct vm_disk {
   char *locator;
   char *compression; /* "gzip" when the source stores the file compressed */
   bool shareable;
+  char *storage; /* the source storage it lives on (datastore, storage
+                    domain), for messages and storage maps; or NULL */
 };
 DEFINE_VECTOR_TYPE(vm_disk_list, struct vm_disk)
 
@@ -70,6 +72,12 @@ struct vm {
   char *os_description;
   char *machine_type; /* e.g. "q35", or NULL */
   char *uuid;         /* SMBIOS UUID to keep, or NULL */
+  char *serial;       /* SMBIOS serial number to keep, or NULL */
+  /* The guest's hardware clock: an IANA zone name ("Europe/Berlin"), or
+   * else a fixed offset from UTC when utc_offset_set; neither: UTC. */
+  char *timezone;
+  bool utc_offset_set;
+  int utc_offset; /* seconds east of UTC */
   enum vm_power power;
 
   struct vm_disk_list disks;

@@ -760,11 +760,14 @@ void http_response_clear(struct http_response *resp)
   memset(resp, 0, sizeof *resp);
 }
 
-int http_request(struct http_conn *conn, const char *method, const char *url,
-                 json_t *body, size_t body_max, struct http_response *resp)
+/* One request with an optional body (already encoded) and the headers
+ * given; see http_request(). */
+static int perform_request(struct http_conn *conn, const char *method,
+                           const char *url, const char *payload,
+                           struct curl_slist *headers, size_t body_max,
+                           struct http_response *resp)
 {
   const struct http_options *o = &conn->client->opts;
-  _cleanup_free_ char *payload = NULL;
   CURL *h = conn->easy;
   struct retry_state rs;
   bool is_get = streq(method, "GET"), is_post = streq(method, "POST");
@@ -772,12 +775,10 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
 
   memset(resp, 0, sizeof *resp);
   http_stream_abandon(conn);
-  if (body && !(payload = json_dumps(body, JSON_COMPACT)))
-    return error_set(ENOMEM, "out of memory");
   http_retry_init(&rs, o);
   curl_easy_setopt(h, CURLOPT_URL, url);
   curl_easy_setopt(h, CURLOPT_RANGE, NULL);
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, conn->json_headers);
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, o->request_timeout);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 0L);
   curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, 0L);
@@ -823,7 +824,7 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
     conn->buf = NULL;
     if (rc == CURLE_OK)
       transient = true;
-    else if (is_post && rc != CURLE_COULDNT_CONNECT)
+    else if (is_post && !conn->retry_post && rc != CURLE_COULDNT_CONNECT)
       transient = false;
     else
       transient = http_curl_transient(conn, rc);
@@ -834,6 +835,88 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
                               conn->err_body);
     }
   }
+}
+
+int http_request(struct http_conn *conn, const char *method, const char *url,
+                 json_t *body, size_t body_max, struct http_response *resp)
+{
+  _cleanup_free_ char *payload = NULL;
+
+  memset(resp, 0, sizeof *resp);
+  if (body && !(payload = json_dumps(body, JSON_COMPACT)))
+    return error_set(ENOMEM, "out of memory");
+  return perform_request(conn, method, url, payload, conn->json_headers,
+                         body_max, resp);
+}
+
+int http_post_form(struct http_conn *conn, const char *url, const char *form,
+                   size_t body_max, struct http_response *resp)
+{
+  struct curl_slist *headers = NULL, *next;
+  static const char *const lines[] = {
+      "Content-Type: application/x-www-form-urlencoded",
+      "Accept: application/json",
+      "Expect:",
+  };
+  size_t i;
+  int r;
+
+  memset(resp, 0, sizeof *resp);
+  for (i = 0; i < ARRAY_SIZE(lines); i++) {
+    next = curl_slist_append(headers, lines[i]);
+    if (!next) {
+      curl_slist_free_all(headers);
+      return error_set(ENOMEM, "out of memory");
+    }
+    headers = next;
+  }
+  r = perform_request(conn, "POST", url, form, headers, body_max, resp);
+  /* The handle must not keep a pointer to the list or to the body. */
+  curl_easy_setopt(conn->easy, CURLOPT_HTTPHEADER, conn->json_headers);
+  curl_easy_setopt(conn->easy, CURLOPT_POSTFIELDSIZE, 0L);
+  curl_easy_setopt(conn->easy, CURLOPT_COPYPOSTFIELDS, "");
+  curl_slist_free_all(headers);
+  return r;
+}
+
+int http_conn_add_header(struct http_conn *conn, const char *header)
+{
+  struct curl_slist *next = curl_slist_append(conn->json_headers, header);
+
+  if (!next)
+    return error_set(ENOMEM, "out of memory");
+  conn->json_headers = next;
+  return 0;
+}
+
+void http_conn_set_retry_post(struct http_conn *conn, bool on)
+{
+  conn->retry_post = on;
+}
+
+char *http_escape(const char *s)
+{
+  static const char safe[] = "abcdefghijklmnopqrstuvwxyz"
+                             "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~";
+  size_t n = 0;
+  const char *p;
+  char *out, *o;
+
+  for (p = s; *p; p++)
+    n += strchr(safe, *p) ? 1 : 3;
+  out = malloc(n + 1);
+  if (!out)
+    return NULL;
+  for (p = s, o = out; *p; p++) {
+    if (strchr(safe, *p)) {
+      *o++ = *p;
+    } else {
+      sprintf(o, "%%%02X", (unsigned char)*p);
+      o += 3;
+    }
+  }
+  *o = 0;
+  return out;
 }
 
 int http_json(struct http_conn *conn, const char *method, const char *url,

@@ -95,6 +95,26 @@ int http_request(struct http_conn *conn, const char *method, const char *url,
                  json_t *body, size_t body_max, struct http_response *resp);
 void http_response_clear(struct http_response *resp);
 
+/* POST url with an application/x-www-form-urlencoded body (values escaped
+ * with http_escape()), otherwise as http_request(). The body may hold
+ * credentials: it never appears in messages. */
+int http_post_form(struct http_conn *conn, const char *url, const char *form,
+                   size_t body_max, struct http_response *resp);
+
+/* Adds a header ("Name: value") that http_request() and http_json() send
+ * on this connection from then on. A header may hold a credential
+ * ("Authorization: Bearer …"): headers never appear in messages. */
+int http_conn_add_header(struct http_conn *conn, const char *header);
+
+/* With on, http_request() also retries a POST whose connection failed
+ * after the request may have reached the server, as for other methods:
+ * for actions that are safe to repeat. Off by default. */
+void http_conn_set_retry_post(struct http_conn *conn, bool on);
+
+/* s percent-encoded (all but unreserved characters) for a query or form
+ * value; caller frees, NULL when out of memory. */
+char *http_escape(const char *s);
+
 /* As http_request(), but a non-2xx status is an error (with the server's
  * message and the advice), and a non-empty reply is parsed as JSON into
  * *ret_json (NULL when the body is empty; ret_json may be NULL). */

@@ -32,7 +32,8 @@ enum sink_kind { SINK_RANGE, SINK_BODY, SINK_STREAM };
 struct http_conn {
   struct http_client *client;
   CURL *easy;
-  struct curl_slist *json_headers;
+  struct curl_slist *json_headers; /* and those added by the caller */
+  bool retry_post;
   char errbuf[CURL_ERROR_SIZE];
 
   /* Per attempt: the reply's status line and headers. */
