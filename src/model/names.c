@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "util/cleanup.h"
+#include "util/utf8.h"
 
 /* U+00C0 … U+00FF without their accents ("" for × and ÷). */
 static const char *const latin1_fold[64] = {
@@ -245,28 +246,14 @@ int names_assign_vm(struct name_set *set, struct vm *vm, char **ret)
   return 0;
 }
 
-/* Length of the valid UTF-8 sequence (2 to 4 bytes) at s, or 0. */
+/* Length of the valid UTF-8 sequence at s that prints as itself (no C1
+ * controls or line/paragraph separators), or 0. */
 static int utf8_len(const unsigned char *s)
 {
-  int n, i;
   uint32_t c;
+  int n = utf8_decode(s, &c);
 
-  if (s[0] >= 0xc2 && s[0] <= 0xdf)
-    n = 2, c = s[0] & 0x1f;
-  else if (s[0] >= 0xe0 && s[0] <= 0xef)
-    n = 3, c = s[0] & 0x0f;
-  else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-    n = 4, c = s[0] & 0x07;
-  else
-    return 0;
-  for (i = 1; i < n; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0;
-    c = (c << 6) | (s[i] & 0x3f);
-  }
-  if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
-      (c >= 0xd800 && c <= 0xdfff) || (c >= 0x80 && c <= 0x9f) || c == 0x2028 ||
-      c == 0x2029)
+  if (n == 0 || (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029)
     return 0;
   return n;
 }
