@@ -129,6 +129,19 @@ json_t *cli_json_append(json_t *list, json_t *item)
 
 /* ---- tables ---- */
 
+/* Writes s with control characters escaped, so that a line stays one
+ * line whatever the engine put in a name. */
+static void put_oneline(const char *s)
+{
+  for (; s && *s; s++) {
+    unsigned char c = *s;
+    if (c < 0x20 || c == 0x7f)
+      printf("\\x%02x", c);
+    else
+      putchar(c);
+  }
+}
+
 static void concern_counts(const struct vm *vm, char *buf, size_t len)
 {
   size_t n[3] = {0}, i;
@@ -166,8 +179,11 @@ void cli_print_vms(const struct vm_list *vms)
            vm->nics.len, counts);
     for (j = 0; j < vm->concerns.len; j++) {
       const struct vm_concern *c = &vm->concerns.ptr[j];
-      printf("    %-8s %s [%s]\n", vm_concern_level_name(c->level),
-             P(c->message), P(c->category));
+      printf("    %-8s ", vm_concern_level_name(c->level));
+      put_oneline(c->message);
+      fputs(" [", stdout);
+      put_oneline(c->category);
+      fputs("]\n", stdout);
     }
   }
 }
@@ -195,11 +211,6 @@ static int list_vms(struct ovirt_engine *e, bool as_json)
   return cli_print_json(list);
 }
 
-static const char *dc_name(const struct ovirt_network *n)
-{
-  return n->data_center ? n->data_center : "";
-}
-
 static int list_networks(const struct ovirt_inventory *inv, bool as_json)
 {
   json_t *list = as_json ? json_array() : NULL;
@@ -225,7 +236,7 @@ static int list_networks(const struct ovirt_inventory *inv, bool as_json)
     } else {
       printf("%-24s %-5s %-4s %-36s %s\n", P(n->name), vlan,
              n->vm_network ? "yes" : "no", P(n->id),
-             P(n->description ? n->description : dc_name(n)));
+             P(n->description ? n->description : "-"));
     }
   }
   return as_json ? cli_print_json(list) : 0;

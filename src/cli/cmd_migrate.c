@@ -26,6 +26,7 @@
 #include "kubevirt/builder.h"
 #include "model/mapping.h"
 #include "model/names.h"
+#include "net/http.h"
 #include "sources/openstack/cloud.h"
 #include "sources/openstack/keystone.h"
 #include "sources/ova/ova.h"
@@ -194,6 +195,7 @@ struct migrate_source {
   struct ovirt_engine *engine;
   struct os_cloud *cloud;
   char migration[9];
+  bool progress; /* print progress lines */
 };
 
 static void plan_free_fields(struct plan *p)
@@ -323,7 +325,6 @@ static int ovirt_source_open(struct migrate_source *s,
   struct ovirt_transfer *t = NULL;
   int r;
 
-  (void)a;
   *ret_handle = NULL;
   if (!vd->locator)
     return error_set(EINVAL, "disk-%zu of VM \"%s\" has no disk id", i,
@@ -342,7 +343,19 @@ static int ovirt_source_open(struct migrate_source *s,
   *ret_handle = t;
   if (cli_interrupts_signal())
     return error_set(EINTR, "interrupted");
-  return ovirt_transfer_open_disk(t, ret);
+  r = ovirt_transfer_open_disk(t, ret);
+  if (r == 0 && a->progress_mode != 0) {
+    _cleanup_free_ char *origin = http_origin(ovirt_transfer_data_url(t));
+    fprintf(stderr,
+            "%s migrate: VM \"%s\": image transfer %s ready; "
+            "reading from %s%s\n",
+            cli_program, P(vm_label(vm)), ovirt_transfer_id(t),
+            origin ? origin : "?",
+            ovirt_transfer_data_url(t) == ovirt_transfer_proxy_url(t)
+                ? " (the engine's proxy)"
+                : "");
+  }
+  return r;
 }
 
 static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
@@ -350,11 +363,16 @@ static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
   struct ovirt_transfer *t = handle;
   int r = 0;
 
-  (void)s;
-  if (ok && cli_interrupts_signal())
-    ok = false, r = error_set(EINTR, "interrupted");
+  /* A signal after the copy: the transfer is cancelled, not finalized. */
+  if (ok && cli_interrupts_signal()) {
+    ok = false;
+    r = error_set(EINTR, "interrupted");
+  }
   if (ok)
     r = ovirt_transfer_finalize(t);
+  if (ok && r == 0 && s->progress)
+    fprintf(stderr, "%s migrate: image transfer %s finalized\n", cli_program,
+            ovirt_transfer_id(t));
   cli_interrupts_register(NULL);
   ovirt_transfer_close(t);
   return r;
@@ -754,6 +772,7 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
   struct migrate_source src = {
       .open_disk = ovirt_source_open,
       .finish_disk = ovirt_source_finish,
+      .progress = a->progress_mode != 0,
   };
   struct vm_list vms = {0};
   struct ovirt_config cfg;

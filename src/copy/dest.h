@@ -42,11 +42,20 @@ struct dest {
 
 struct dest_file_options {
   bool preallocate; /* allocate every block up front (no holes) */
+  /* Write the regular file PATH itself (created if missing), not a
+   * temporary file renamed by dest_commit(): a copy that is resumed after
+   * a restart finds its earlier work there. Whoever sets this marks the
+   * file incomplete otherwise (a checkpoint beside it). */
+  bool in_place;
+  /* With in_place: keep what an existing file holds (resuming a copy);
+   * otherwise it is emptied first, so that it reads as zeros. */
+  bool keep;
 };
 
 /* Opens PATH for a disk of `size` bytes: an existing block device is
  * written in place (it must be at least `size` bytes); anything else is a
- * new regular file, created sparse under a temporary name. */
+ * new regular file, created sparse under a temporary name (or PATH itself,
+ * with opts->in_place). */
 int dest_open_file(const char *path, uint64_t size,
                    const struct dest_file_options *opts, struct dest **ret);
 

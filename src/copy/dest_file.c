@@ -249,6 +249,31 @@ static int open_new_file(struct file_dest *f, const char *path, uint64_t size,
   return 0;
 }
 
+/* The regular file PATH itself, for a copy that may be resumed. */
+static int open_in_place(struct file_dest *f, const char *path, uint64_t size,
+                         const struct dest_file_options *opts)
+{
+  struct stat st;
+
+  f->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (f->fd < 0)
+    return error_errno("%s: cannot open the output file", path);
+  if (fstat(f->fd, &st) < 0)
+    return error_errno("%s: cannot stat the output file", path);
+  if (!S_ISREG(st.st_mode))
+    return error_set(EINVAL, "%s: not a regular file or a block device", path);
+  /* Emptied first, so that what is not written reads as zeros. */
+  if (!opts->keep && st.st_size != 0 && ftruncate(f->fd, 0) < 0)
+    return error_errno("%s: cannot empty the output file", path);
+  if ((!opts->keep || (uint64_t)st.st_size != size) &&
+      ftruncate(f->fd, size) < 0)
+    return error_errno("%s: cannot set the size to %llu bytes", path,
+                       (unsigned long long)size);
+  f->d.sparse = true;
+  f->d.is_zero = !opts->keep;
+  return 0;
+}
+
 int dest_open_file(const char *path, uint64_t size,
                    const struct dest_file_options *opts, struct dest **ret)
 {
@@ -267,6 +292,8 @@ int dest_open_file(const char *path, uint64_t size,
                   "%s: is a directory; give the path of the disk "
                   "file to write",
                   path);
+  else if (opts && opts->in_place)
+    r = open_in_place(f, path, size, opts);
   else
     r = open_new_file(f, path, size, opts);
   if (r < 0) {

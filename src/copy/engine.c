@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "copy/checkpoint.h"
 #include "util/checked.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -62,6 +63,18 @@ void copy_progress_init(struct copy_progress *p, const struct disk *src)
   atomic_store(&p->done, 0);
   atomic_store(&p->read, 0);
   atomic_store(&p->written, 0);
+  atomic_store(&p->resumed, 0);
+  atomic_store(&p->resumed_data, 0);
+}
+
+static bool stopped(const struct job *job)
+{
+  return job->opts->stop && atomic_load(job->opts->stop);
+}
+
+static int stop_error(void)
+{
+  return error_set(EINTR, "interrupted: the copy was asked to stop");
 }
 
 static int zero_range(struct job *job, uint64_t offset, uint64_t len)
@@ -157,6 +170,10 @@ static int copy_unit(struct worker *w, uint64_t start, uint64_t len)
     }
     while (r == 0 && off < end && !atomic_load(&job->failed)) {
       size_t n = MIN(end - off, job->request_size);
+      if (stopped(job)) {
+        r = stop_error();
+        break;
+      }
       r = job->src->ops->pread(job->src, w->buf, n, off);
       if (r == 0) {
         atomic_fetch_add(&job->progress->read, n);
@@ -173,6 +190,30 @@ static int copy_unit(struct worker *w, uint64_t start, uint64_t len)
   return r;
 }
 
+/* A unit the checkpoint had done: counted, not copied. Its data is
+ * measured by the extents (metadata only), for progress in bytes. */
+static int skip_unit(struct job *job, uint64_t start, uint64_t len)
+{
+  struct extent_list extents = {0};
+  uint64_t data = 0;
+  size_t i;
+  int r;
+
+  r = job->src->ops->extents(job->src, start, len, &extents);
+  for (i = 0; r == 0 && i < extents.len; i++) {
+    const struct extent *e = &extents.ptr[i];
+    if (!e->zero)
+      data += MIN(e->offset + e->length, start + len) - MAX(e->offset, start);
+  }
+  extent_list_reset(&extents);
+  if (r < 0)
+    return r;
+  atomic_fetch_add(&job->progress->resumed_data, data);
+  atomic_fetch_add(&job->progress->resumed, len);
+  atomic_fetch_add(&job->progress->done, len);
+  return 0;
+}
+
 static void worker_fail(struct worker *w, int r)
 {
   if (!error_is_set())
@@ -185,15 +226,28 @@ static void *random_worker(void *arg)
 {
   struct worker *w = arg;
   struct job *job = w->job;
+  struct checkpoint *cp = job->opts->checkpoint;
 
   while (!atomic_load(&job->failed)) {
     uint64_t unit = atomic_fetch_add(&job->next_unit, 1);
     uint64_t start = unit * job->unit_size;
+    uint64_t len;
     int r;
 
     if (start >= job->src->size)
       break;
-    r = copy_unit(w, start, MIN(job->unit_size, job->src->size - start));
+    if (stopped(job)) {
+      worker_fail(w, stop_error());
+      break;
+    }
+    len = MIN(job->unit_size, job->src->size - start);
+    if (cp && checkpoint_was_done(cp, unit)) {
+      r = skip_unit(job, start, len);
+    } else {
+      r = copy_unit(w, start, len);
+      if (r == 0 && cp)
+        r = checkpoint_unit_done(cp, unit, job->dst);
+    }
     if (r < 0) {
       worker_fail(w, r);
       break;
@@ -307,7 +361,8 @@ static int stream_read(struct job *job)
 
     s = &job->slots[idx];
     memset(&s->chunk, 0, sizeof s->chunk);
-    r = src->ops->next_chunk(src, &s->chunk, s->payload);
+    r = stopped(job) ? stop_error()
+                     : src->ops->next_chunk(src, &s->chunk, s->payload);
     if (r == 1 &&
         (s->chunk.offset < covered || s->chunk.length > src->chunk_size ||
          s->chunk.offset > src->size ||
@@ -387,6 +442,9 @@ int copy_disk(struct disk *src, struct dest *dst,
   job.unit_size = src->size / (job.workers * 4);
   job.unit_size = ROUND_UP(job.unit_size, WORK_UNIT_MIN);
   job.unit_size = MAX(MIN(job.unit_size, WORK_UNIT_MAX), WORK_UNIT_MIN);
+  /* A stream is read in one pass from its start: nothing to skip. */
+  if (opts->checkpoint && !src->stream)
+    job.unit_size = checkpoint_unit_size(opts->checkpoint);
   pthread_mutex_init(&job.lock, NULL);
   pthread_cond_init(&job.slot_freed, NULL);
   pthread_cond_init(&job.slot_ready, NULL);

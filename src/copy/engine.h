@@ -12,11 +12,14 @@
 #ifndef HOIST_COPY_ENGINE_H
 #define HOIST_COPY_ENGINE_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "copy/dest.h"
 #include "disk/disk.h"
+
+struct checkpoint;
 
 #define COPY_DEFAULT_WORKERS 4
 #define COPY_MAX_WORKERS 64
@@ -27,6 +30,13 @@ struct copy_options {
   uint32_t request_size; /* 0: the disk's preference */
   bool keep_zeros;       /* write zero blocks found in data as data */
   bool no_flush;
+  /* Resume (random-access disks; ignored for streams): the work units
+   * are the checkpoint's, units it had done are skipped (and counted as
+   * done), and each finished unit is reported to it. NULL: none. */
+  struct checkpoint *checkpoint;
+  /* When it becomes true (a signal handler sets it), workers stop between
+   * requests and the copy fails with -EINTR. May be NULL. */
+  const _Atomic bool *stop;
 };
 
 /* Progress, in bytes; updated by the workers, read by anyone. */
@@ -36,6 +46,9 @@ struct copy_progress {
   _Atomic uint64_t done;    /* virtual bytes finished (data and zeros) */
   _Atomic uint64_t read;    /* bytes read and decoded from the source */
   _Atomic uint64_t written; /* bytes written as data */
+  /* Skipped because a checkpoint had them done (part of `done`): */
+  _Atomic uint64_t resumed;      /* virtual bytes */
+  _Atomic uint64_t resumed_data; /* of which data (by the extents) */
 };
 
 void copy_progress_init(struct copy_progress *p, const struct disk *src);

@@ -11,6 +11,7 @@ object named after their items, `follow=` to inline linked objects):
   POST /ovirt-engine/sso/oauth/token          password grant (checks them)
   POST /ovirt-engine/services/sso-logout      revokes the token
   GET  /ovirt-engine/api/vms[/ID]             ?search=name=X, ?follow=…
+  GET  /ovirt-engine/api/vms/ID/{hostdevices,watchdogs,snapshots,numanodes}
   GET  /ovirt-engine/api/{networks,vnicprofiles,storagedomains,clusters,
        hosts}, /disks/ID
   POST /ovirt-engine/api/imagetransfers       download, format raw
@@ -36,6 +37,11 @@ Knobs (FakeEngine.options, or keyword arguments):
   token_max_uses       a token stops working after this many API calls
                        (a session that expired): 401
   ready_after_polls    GETs of a transfer before it is ready (default 1)
+  nbd_bps              throttle qemu-nbd's reads to this many bytes/s
+  follow_limited       follow= knows only disk_attachments.disk and
+                       nics.vnic_profile (400 for the rest); the VMs'
+                       sub-collections (hostdevices, watchdogs, snapshots,
+                       numanodes) are served instead
   locked_polls         POST /imagetransfers answers 409 (disk locked) this
                        many times first
   fail_requests        {path prefix: n}: answer 503 n times first
@@ -136,6 +142,7 @@ class FakeEngine:
                         "fail_phase": None, "fail_after_bytes": None,
                         "host_unreachable": False, "token_max_uses": None,
                         "ready_after_polls": 1, "locked_polls": 0,
+                        "nbd_bps": None, "follow_limited": False,
                         "fail_requests": {}}
         self.options.update(options)
         self.lock = threading.RLock()
@@ -373,7 +380,8 @@ class FakeEngine:
         d = t.disk
         if d["_backend"] == "nbd":
             sock = self.dir / ("nbd-%s.sock" % t.id[:8])
-            t.nbd = QemuNbd(d["_image"], d["_fmt"], sock)
+            t.nbd = QemuNbd(d["_image"], d["_fmt"], sock,
+                            bps=self.options["nbd_bps"])
             url = t.nbd.url
         else:
             url = "file://" + d["_image"]
@@ -422,17 +430,6 @@ class FakeEngine:
             t.nbd.stop()
             t.nbd = None
 
-    def readd_tickets(self):
-        """After a daemon restart: gives the daemon the tickets of the
-        transfers in progress back (as vdsm does)."""
-        with self.lock:
-            for t in self.transfers.values():
-                if t.ticket and t.phase == "transferring":
-                    tk = self.daemon.tickets.get(t.ticket)
-                    if tk:
-                        self.daemon._control("PUT", "/tickets/" + t.ticket,
-                                             tk)
-
     def _transfer_busy(self, disk):
         return any(t.disk is disk and not (t.finalized or t.cancelled) and
                    not t.phase.startswith(("finished", "cancelled"))
@@ -447,20 +444,28 @@ class FakeEngine:
                     if not (t.finalized or t.cancelled)]
 
     def live_tickets(self):
-        """Tickets of this engine that the daemon still has."""
+        """Tickets of this engine's transfers that the daemon still has."""
         alive = []
         for t in list(self.transfers.values()):
-            for tid in [t.ticket] if t.ticket else []:
-                alive.append(tid)
+            if not t.ticket:
+                continue
+            try:
+                self.daemon.ticket_info(t.ticket)
+                alive.append(t.ticket)
+            except Exception:
+                pass
         return alive
 
     def assert_nothing_left(self):
-        assert not self.open_transfers(), [
-            (t.id, t.phase) for t in self.open_transfers()]
-        assert not self.live_tickets()
-        for d in self.disks.values():
-            assert d["status"] != "locked" or d.get("_was_locked") is None, \
-                d["id"]
+        """Every transfer finalized or cancelled, no ticket on the daemon,
+        no disk locked by a transfer."""
+        with self.lock:
+            left = [(t.id, t.phase) for t in self.open_transfers()]
+            assert not left, "transfers left open: %s" % left
+            assert not self.live_tickets()
+            locked = [t.disk["alias"] for t in self.transfers.values()
+                      if t.disk["status"] == "locked"]
+            assert not locked, "disks left locked: %s" % locked
 
     # ---- server ----
 
@@ -623,6 +628,9 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         known = {"disk_attachments", "disk_attachments.disk", "nics",
                  "nics.vnic_profile", "host_devices", "watchdogs",
                  "snapshots", "numa_nodes"}
+        if e.options["follow_limited"]:
+            known = {"disk_attachments", "disk_attachments.disk", "nics",
+                     "nics.vnic_profile"}
         if follow - known:
             return self._fault(400, "Bad Request",
                                "cannot follow %s" % sorted(follow - known))
@@ -636,6 +644,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             items = [e._public(o) for o in objs.values()]
             return self._send(200, {item: items} if items else {})
         if method == "GET" and parts[0] == "vms":
+            subs = {"hostdevices": ("host_devices", "host_device"),
+                    "watchdogs": ("watchdogs", "watchdog"),
+                    "snapshots": ("snapshots", "snapshot"),
+                    "numanodes": ("numa_nodes", "vm_numa_node")}
+            if len(parts) == 3 and parts[2] in subs and \
+                    parts[1] in e.vms:
+                name, item = subs[parts[2]]
+                items = e.vms[parts[1]]["_" + name]
+                return self._send(200, {item: items} if items else {})
             if len(parts) == 2:
                 vm = e.vms.get(parts[1])
                 if not vm:

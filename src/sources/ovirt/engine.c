@@ -195,6 +195,7 @@ static int api_request(struct ovirt_engine *e, struct http_conn *conn,
                  : resp.status == 403 ? EACCES
                  : resp.status == 404 ? ENOENT
                  : resp.status == 409 ? EBUSY
+                 : resp.status == 400 ? EINVAL
                                       : EIO;
     fault_text(&resp, text, sizeof text);
     /* Paths hold ids only; the query (search, follow) is left out. */

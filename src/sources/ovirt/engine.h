@@ -147,5 +147,7 @@ int ovirt_transfer_abort(struct ovirt_transfer *t);
 const char *ovirt_transfer_id(const struct ovirt_transfer *t);
 const char *ovirt_transfer_url(const struct ovirt_transfer *t);
 const char *ovirt_transfer_proxy_url(const struct ovirt_transfer *t);
+/* The URL ovirt_transfer_open_disk() read from (NULL before). */
+const char *ovirt_transfer_data_url(const struct ovirt_transfer *t);
 
 #endif

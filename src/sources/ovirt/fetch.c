@@ -68,30 +68,90 @@ int ovirt_inventory(struct ovirt_engine *e, const struct ovirt_inventory **ret)
   return 0;
 }
 
-/* GET path (a VM or a list of them) and parse the VMs into out. */
-static int fetch_vms(struct ovirt_engine *e, const char *path,
-                     struct vm_list *out)
+/* The lists that OVIRT_VM_FOLLOW inlines beyond OVIRT_VM_FOLLOW_MIN:
+ * the VM's attribute, the sub-collection's path, the item's name. */
+static const struct {
+  const char *attr, *rel, *item;
+} sub_lists[] = {
+    {"host_devices", "hostdevices", "host_device"},
+    {"watchdogs", "watchdogs", "watchdog"},
+    {"snapshots", "snapshots", "snapshot"},
+    {"numa_nodes", "numanodes", "vm_numa_node"},
+};
+
+/* Reads the sub-collections of each VM in j into it, as follow would
+ * have inlined them. */
+static int add_sub_lists(struct ovirt_engine *e, json_t *j)
+{
+  json_t *items = json_object_get(j, "vm"), *vm, *one = NULL;
+  size_t i, k;
+  int r;
+
+  if (!items && json_is_string(json_object_get(j, "id"))) {
+    one = json_array();
+    if (!one || json_array_append(one, j) < 0) {
+      json_decref(one);
+      return error_set(ENOMEM, "out of memory");
+    }
+    items = one;
+  }
+  r = 0;
+  json_array_foreach(items, i, vm)
+  {
+    const char *id = json_string_value(json_object_get(vm, "id"));
+
+    for (k = 0; r == 0 && id && k < ARRAY_SIZE(sub_lists); k++) {
+      _cleanup_free_ char *path = NULL, *q = http_escape(id);
+      json_t *list = NULL;
+
+      if (!q || asprintf(&path, "vms/%s/%s", q, sub_lists[k].rel) < 0)
+        r = error_set(ENOMEM, "out of memory");
+      else
+        r = ovirt_api_get(e, path, OVIRT_JSON_MAX, &list);
+      if (r == 0 && json_object_set_new(vm, sub_lists[k].attr, list) < 0)
+        r = error_set(ENOMEM, "out of memory");
+    }
+    if (r < 0)
+      break;
+  }
+  json_decref(one);
+  return r;
+}
+
+/* GET base?query&follow=… (one VM or a list of them) and parse the VMs
+ * into out. query is "" or ends with '&'. */
+static int fetch_vms(struct ovirt_engine *e, const char *base,
+                     const char *query, struct vm_list *out)
 {
   _cleanup_(json_decrefp) json_t *j = NULL;
-  _cleanup_free_ char *what = NULL;
+  _cleanup_free_ char *what = NULL, *path = NULL, *path_min = NULL;
   const struct ovirt_inventory *inv;
   int r;
 
   r = ovirt_inventory(e, &inv);
   if (r < 0)
     return r;
+  if (asprintf(&path, "%s?%sfollow=%s", base, query, OVIRT_VM_FOLLOW) < 0 ||
+      asprintf(&path_min, "%s?%sfollow=%s", base, query, OVIRT_VM_FOLLOW_MIN) <
+          0 ||
+      asprintf(&what, "oVirt engine %s: GET %s", e->origin, base) < 0)
+    return error_set(ENOMEM, "out of memory");
   r = ovirt_api_get(e, path, OVIRT_VMS_JSON_MAX, &j);
+  if (r == -EINVAL) {
+    /* An engine that cannot follow all of these links. */
+    error_clear();
+    r = ovirt_api_get(e, path_min, OVIRT_VMS_JSON_MAX, &j);
+    if (r == 0)
+      r = add_sub_lists(e, j);
+  }
   if (r < 0)
     return r;
-  if (asprintf(&what, "oVirt engine %s: GET %.*s", e->origin,
-               (int)strcspn(path, "?"), path) < 0)
-    return error_set(ENOMEM, "out of memory");
   return ovirt_parse_vms(j, what, inv, e->origin, out);
 }
 
 int ovirt_list_vms(struct ovirt_engine *e, struct vm_list *out)
 {
-  return fetch_vms(e, "vms?follow=" OVIRT_VM_FOLLOW, out);
+  return fetch_vms(e, "vms", "", out);
 }
 
 static bool looks_like_id(const char *s)
@@ -119,9 +179,9 @@ int ovirt_find_vm(struct ovirt_engine *e, const char *name_or_id,
 
   *ret = NULL;
   if (looks_like_id(name_or_id)) {
-    if (asprintf(&path, "vms/%s?follow=%s", name_or_id, OVIRT_VM_FOLLOW) < 0)
+    if (asprintf(&path, "vms/%s", name_or_id) < 0)
       return error_set(ENOMEM, "out of memory");
-    r = fetch_vms(e, path, &found);
+    r = fetch_vms(e, path, "", &found);
     if (r == -ENOENT) {
       error_clear();
       r = 0;
@@ -131,10 +191,9 @@ int ovirt_find_vm(struct ovirt_engine *e, const char *name_or_id,
     /* The search language matches names case-insensitively and with
      * wildcards: keep the exact matches. */
     if (asprintf(&term, "name=%s", name_or_id) < 0 ||
-        !(q = http_escape(term)) ||
-        asprintf(&path, "vms?search=%s&follow=%s", q, OVIRT_VM_FOLLOW) < 0)
+        !(q = http_escape(term)) || asprintf(&path, "search=%s&", q) < 0)
       return error_set(ENOMEM, "out of memory");
-    r = fetch_vms(e, path, &found);
+    r = fetch_vms(e, "vms", path, &found);
   } else {
     r = 0;
   }

@@ -6,7 +6,9 @@
  * VMs come from GET /vms?follow=disk_attachments.disk,nics.vnic_profile,
  * host_devices,watchdogs,snapshots,numa_nodes: each VM with its disk
  * attachments and their disks, NICs and their vNIC profiles, host
- * devices, watchdogs, snapshots and virtual NUMA nodes inline. The
+ * devices, watchdogs, snapshots and virtual NUMA nodes inline (an engine
+ * that refuses some links gets OVIRT_VM_FOLLOW_MIN, and the other lists
+ * are read from each VM's sub-collections into the same places). The
  * inventory (networks, profiles, storage domains, clusters, hosts) names
  * what the VMs refer to by id.
  *
@@ -43,6 +45,9 @@
 #define OVIRT_VM_FOLLOW                                                        \
   "disk_attachments.disk,nics.vnic_profile,host_devices,watchdogs,"            \
   "snapshots,numa_nodes"
+/* What an engine that refuses the above (400) is asked; the other lists
+ * are then read from each VM's sub-collections. */
+#define OVIRT_VM_FOLLOW_MIN "disk_attachments.disk,nics.vnic_profile"
 
 /* Each reads a collection reply ({"network": [ … ]} …; an empty one is
  * {}) and appends to out. 0 or a negative errno with the error set

@@ -35,9 +35,20 @@ struct ovirt_transfer {
   char *path; /* imagetransfers/ID */
   char *transfer_url, *proxy_url;
   char *phase;
-  bool finalized;
-  atomic_bool cancel_sent;
+  const char *data_url; /* transfer_url or proxy_url, once opened */
+  /* Who ends the transfer: the first to move it from OPEN. */
+  atomic_int state;
 };
+
+enum { OPEN, FINALIZING, FINALIZED, CANCELLED };
+
+/* Moves the transfer from OPEN to `to`; false if it was not open. */
+static bool claim(struct ovirt_transfer *t, int to)
+{
+  int open = OPEN;
+
+  return atomic_compare_exchange_strong(&t->state, &open, to);
+}
 
 const char *ovirt_transfer_id(const struct ovirt_transfer *t)
 {
@@ -52,6 +63,11 @@ const char *ovirt_transfer_url(const struct ovirt_transfer *t)
 const char *ovirt_transfer_proxy_url(const struct ovirt_transfer *t)
 {
   return t->proxy_url;
+}
+
+const char *ovirt_transfer_data_url(const struct ovirt_transfer *t)
+{
+  return t->data_url;
 }
 
 /* Phases after which the transfer will never become ready. */
@@ -124,9 +140,10 @@ static int create(struct ovirt_engine *e, const char *disk_id,
     return error_set(ENOMEM, "out of memory");
   for (;;) {
     r = ovirt_api_post(e, NULL, "imagetransfers", body, false, ret);
-    /* 409: the disk is locked (by a snapshot, another transfer …) for
-     * now; the engine's SDK waits these out too. */
-    if (r != -EBUSY || ovirt_now() + delay > deadline)
+    /* 409 "Disk is locked": by a snapshot, another transfer … for now;
+     * the engine's SDK waits these out too. Other refusals are final. */
+    if (r != -EBUSY || !strcasestr(error_message(), "locked") ||
+        ovirt_now() + delay > deadline)
       return r;
     error_clear();
     r = ovirt_sleep(e, delay);
@@ -244,6 +261,8 @@ int ovirt_transfer_open_disk(struct ovirt_transfer *t, struct disk **ret)
 
   if (t->transfer_url) {
     r = open_url(t, t->transfer_url, ret);
+    if (r == 0)
+      t->data_url = t->transfer_url;
     if (r == 0 || !t->proxy_url || !unreachable(r))
       return r;
     /* The host is not reachable from here: go through the engine. */
@@ -256,6 +275,8 @@ int ovirt_transfer_open_disk(struct ovirt_transfer *t, struct disk **ret)
                      "transfer_url nor a proxy_url",
                      t->e->origin, t->id);
   r = open_url(t, t->proxy_url, ret);
+  if (r == 0)
+    t->data_url = t->proxy_url;
   if (r < 0 && shown)
     error_prefix("the host daemon (%s) cannot be reached, and the engine's "
                  "proxy failed",
@@ -296,16 +317,15 @@ int ovirt_transfer_finalize(struct ovirt_transfer *t)
 
   if (!body || asprintf(&path, "%s/finalize", t->path) < 0)
     return error_set(ENOMEM, "out of memory");
-  if (atomic_load(&t->cancel_sent))
+  if (!claim(t, FINALIZING))
     return error_set(ECANCELED,
-                     "oVirt engine %s: image transfer %s was "
-                     "cancelled",
+                     "oVirt engine %s: image transfer %s was cancelled",
                      e->origin, t->id);
   r = ovirt_api_post(e, NULL, path, body, true, NULL);
+  /* Not finalized: close() cancels it. */
+  atomic_store(&t->state, r < 0 ? OPEN : FINALIZED);
   if (r < 0)
     return r;
-  /* From here on, a cancel would come too late to matter. */
-  t->finalized = true;
   for (;;) {
     r = refresh(t);
     if (r == -ENOENT) {
@@ -354,7 +374,7 @@ int ovirt_transfer_abort(struct ovirt_transfer *t)
   struct http_conn *conn = NULL;
   int r;
 
-  if (!t || t->finalized || atomic_exchange(&t->cancel_sent, true))
+  if (!t || !claim(t, CANCELLED))
     return 0;
   r = ovirt_api_conn(t->e, &conn);
   if (r == 0)
@@ -386,7 +406,7 @@ void ovirt_transfer_close(struct ovirt_transfer *t)
 
   if (!t)
     return;
-  if (!t->finalized && !atomic_exchange(&t->cancel_sent, true)) {
+  if (claim(t, CANCELLED)) {
     /* Whatever failed keeps its message; a failed cancel has none. */
     saved = error_take(&errnum);
     if (send_cancel(t, NULL) == 0)

@@ -14,6 +14,7 @@
 #include "util/error.h"
 
 #define P(s) names_printable((s), (char[96]){0}, 96)
+#define ID_CHARS "0123456789abcdefABCDEF-"
 /* KubeVirt refuses topologies beyond this; an engine never sends more. */
 #define CPU_MAX 4096
 
@@ -97,14 +98,12 @@ static int set_serial(json_t *o, struct vm *vm)
 {
   const char *policy = ovj_str(o, "serial_number.policy");
   const char *value = ovj_str(o, "serial_number.value");
+  const char *serial = vm->id;
 
   if (policy && streq(policy, "custom") && value)
-    vm->serial = strdup(value);
-  else if (vm->id)
-    vm->serial = strdup(vm->id);
-  if ((policy && streq(policy, "custom") && value) || vm->id)
-    if (!vm->serial)
-      return -ENOMEM;
+    serial = value;
+  if (serial && !(vm->serial = strdup(serial)))
+    return -ENOMEM;
   if (policy && streq(policy, "host"))
     return vm_add_concern(vm, CONCERN_INFO, "serial-number",
                           "the guest saw its host's serial number; it gets "
@@ -164,13 +163,9 @@ static int add_disk(json_t *att, size_t index,
   const char *storage_type = ovj_str(disk, "storage_type");
   const char *fmt = ovj_str(disk, "format");
   const char *alias = ovj_str(disk, "alias");
-  const struct ovirt_storage_domain *sd = ovirt_find_storage(
-      inv,
-      ovj_str(ovj_list(disk, "storage_domains", "storage_domain")
-                  ? json_array_get(
-                        ovj_list(disk, "storage_domains", "storage_domain"), 0)
-                  : NULL,
-              "id"));
+  json_t *domains = ovj_list(disk, "storage_domains", "storage_domain");
+  const struct ovirt_storage_domain *sd =
+      ovirt_find_storage(inv, ovj_str(json_array_get(domains, 0), "id"));
   struct vm_disk d = {0};
   char label[128];
   bool known, oom = false;
@@ -184,10 +179,11 @@ static int add_disk(json_t *att, size_t index,
            P(alias ? alias
              : id  ? id
                    : "?"));
-  if (!id)
+  /* The id goes into URLs: oVirt's are UUIDs, anything else is refused. */
+  if (!id || strspn(id, ID_CHARS) != strlen(id))
     return vm_add_concern(vm, CONCERN_CRITICAL, "disk-unknown",
-                          "disk attachment %zu names no disk; it cannot be "
-                          "copied",
+                          "disk attachment %zu names no disk with a valid "
+                          "id; it cannot be copied",
                           index);
   if (storage_type && !streq(storage_type, "image"))
     return vm_add_concern(vm, CONCERN_CRITICAL, "disk-storage-type",
