@@ -1,0 +1,387 @@
+"""The Kubernetes test rig itself (tests/peers/kube.py): a real control
+plane, the test node agent and a real external provisioner, proven with
+plain /bin/sh pods before hoist's controllers rely on them."""
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+from peers.kube import *  # noqa: F401,F403
+from peers.kube import loop_devices_available
+
+
+def pod(name, script, volumes=(), mounts=(), devices=(), restart="Never",
+        **container):
+    c = {"name": "main", "image": "none",
+         "command": ["/bin/sh", "-c", script]}
+    if mounts:
+        c["volumeMounts"] = list(mounts)
+    if devices:
+        c["volumeDevices"] = list(devices)
+    c.update(container)
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name},
+            "spec": {"restartPolicy": restart, "containers": [c],
+                     "volumes": list(volumes),
+                     "terminationGracePeriodSeconds": 5}}
+
+
+def pvc(name, storage_class, size="16Mi", mode="Filesystem"):
+    return {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "metadata": {"name": name},
+            "spec": {"accessModes": ["ReadWriteOnce"], "volumeMode": mode,
+                     "storageClassName": storage_class,
+                     "resources": {"requests": {"storage": size}}}}
+
+
+def claim_volume(name, claim):
+    return {"name": name, "persistentVolumeClaim": {"claimName": claim}}
+
+
+def state(p, container=0):
+    return p["status"]["containerStatuses"][container]
+
+
+# ---- the control plane ----
+
+def test_api_answers(kube_cluster):
+    k = kube_cluster.kube
+    v = k.request("GET", "/version")
+    assert v["gitVersion"].startswith("v1."), v
+    assert k.request("GET", "/readyz", raw=True) == b"ok"
+    names = [n["metadata"]["name"] for n in k.list("v1", "Node")]
+    assert names == [kube_cluster.node_name]
+
+
+def test_kubectl_and_kubeconfig(kube_cluster):
+    p = kube_cluster.kubectl("get", "nodes", "-o", "json")
+    nodes = json.loads(p.stdout)["items"]
+    assert nodes[0]["metadata"]["labels"]["kubernetes.io/hostname"] == \
+        kube_cluster.node_name
+    p = kube_cluster.kubectl("auth", "can-i", "create", "pods")
+    assert p.stdout.strip() == "yes"
+
+
+def test_objects_round_trip(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create({"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "s", "namespace": kube_ns},
+              "stringData": {"password": "hunter2"}})
+    k.create({"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "c", "namespace": kube_ns},
+              "data": {"key": "value"}})
+    s = k.get("v1", "Secret", "s", kube_ns)
+    assert s["data"]["password"] == "aHVudGVyMg=="
+    assert k.get("v1", "ConfigMap", "c", kube_ns)["data"] == {"key": "value"}
+    k.patch("v1", "ConfigMap", "c", kube_ns, {"data": {"other": "x"}})
+    assert k.get("v1", "ConfigMap", "c", kube_ns)["data"] == {
+        "key": "value", "other": "x"}
+    k.delete("v1", "ConfigMap", "c", kube_ns)
+    assert k.get_or_none("v1", "ConfigMap", "c", kube_ns) is None
+    # the controller manager works: service accounts and the root CA
+    assert k.get("v1", "ConfigMap", "kube-root-ca.crt", kube_ns)
+
+
+def test_populator_api_is_served(kube_cluster):
+    """PVCs take a dataSourceRef to any kind (AnyVolumeDataSource)."""
+    k = kube_cluster.kube
+    ns = kube_cluster.create_namespace()
+    c = pvc("populated", "hoist-static")
+    c["metadata"]["namespace"] = ns
+    c["spec"]["dataSourceRef"] = {"apiGroup": "forklift.konveyor.io",
+                                  "kind": "OvirtVolumePopulator",
+                                  "name": "disk"}
+    made = k.create(c)
+    assert made["spec"]["dataSourceRef"]["kind"] == "OvirtVolumePopulator"
+    assert made["spec"]["dataSource"]["kind"] == "OvirtVolumePopulator"
+    k.delete("v1", "Namespace", ns)
+
+
+# ---- pods ----
+
+def test_pod_runs_to_completion_with_env_and_secret(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create({"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "creds", "namespace": kube_ns},
+              "stringData": {"user": "admin@internal", "ca.pem": "PEM"}})
+    k.create({"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "cfg", "namespace": kube_ns},
+              "data": {"MODE": "fast"}})
+    p = pod("env", 'test "$USER_NAME" = admin@internal && '
+                   'test "$CFG_MODE" = fast && '
+                   'test "$POD_NAME" = env && test "$MSG" = "hi env" && '
+                   'test "$(cat /etc/hoist-creds/ca.pem)" = PEM && '
+                   'test -s /var/run/secrets/kubernetes.io/serviceaccount/'
+                   'token && echo "all good"',
+            volumes=[{"name": "creds", "secret": {"secretName": "creds"}}],
+            mounts=[{"name": "creds", "mountPath": "/etc/hoist-creds"}],
+            env=[{"name": "USER_NAME", "valueFrom": {"secretKeyRef": {
+                "name": "creds", "key": "user"}}},
+                {"name": "POD_NAME", "valueFrom": {"fieldRef": {
+                    "fieldPath": "metadata.name"}}},
+                {"name": "MSG", "value": "hi $(POD_NAME)"}],
+            envFrom=[{"configMapRef": {"name": "cfg"}, "prefix": "CFG_"}])
+    k.create(p, namespace=kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "env")
+    t = state(done)["state"]["terminated"]
+    assert t["exitCode"] == 0 and t["reason"] == "Completed"
+    assert done["status"]["podIP"].startswith("127.")
+    assert kube_cluster.pod_log(kube_ns, "env") == "all good\n"
+    assert not os.path.exists("/etc/hoist-creds"), \
+        "the mount point was not removed from the host"
+
+
+def test_termination_message(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create(pod("msg", 'printf "copied 42 bytes" > /dev/termination-log; '
+                        'exit 3'), namespace=kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "msg", phases=("Failed",))
+    t = state(done)["state"]["terminated"]
+    assert t["exitCode"] == 3 and t["reason"] == "Error"
+    assert t["message"] == "copied 42 bytes"
+    # kubelet's cap: the first 4096 bytes
+    k.create(pod("big", 'head -c 10000 /dev/zero | tr "\\0" x '
+                        '> /tmp/hoist-msg; cat /tmp/hoist-msg > /msg',
+                 terminationMessagePath="/msg"), namespace=kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "big")
+    assert state(done)["state"]["terminated"]["message"] == "x" * 4096
+    # FallbackToLogsOnError: the log's tail when no message was written
+    k.create(pod("fallback", 'echo "it broke"; exit 1',
+                 terminationMessagePolicy="FallbackToLogsOnError"),
+             namespace=kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "fallback", phases=("Failed",))
+    assert state(done)["state"]["terminated"]["message"] == "it broke"
+
+
+def test_restart_on_failure(kube_cluster, kube_ns):
+    """restartPolicy OnFailure: the container is restarted with back-off
+    and restartCount grows; once it succeeds the pod Succeeds."""
+    k = kube_cluster.kube
+    counter = "/tmp/hoist-rig-%s" % uuid.uuid4().hex
+    k.create(pod("flaky", 'n=$(cat %s 2>/dev/null || echo 0); '
+                          'echo $((n + 1)) > %s; echo "try $n"; '
+                          '[ "$n" -ge 2 ]' % (counter, counter),
+                 restart="OnFailure"), namespace=kube_ns)
+    try:
+        done = kube_cluster.wait_pod(kube_ns, "flaky", timeout=60)
+    finally:
+        if os.path.exists(counter):
+            os.unlink(counter)
+    cs = state(done)
+    assert cs["restartCount"] == 2
+    assert cs["state"]["terminated"]["exitCode"] == 0
+    assert cs["lastState"]["terminated"]["exitCode"] == 1
+    assert kube_cluster.pod_log(kube_ns, "flaky") == "try 2\n"
+    assert kube_cluster.pod_log(kube_ns, "flaky", previous=True) == "try 1\n"
+
+
+def test_restart_always_counts(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create(pod("crash", "exit 7", restart="Always"), namespace=kube_ns)
+    p = k.wait("v1", "Pod", "crash", kube_ns, timeout=30,
+               until=lambda p: p and p.get("status", {}).get(
+                   "containerStatuses") and
+               state(p)["restartCount"] >= 2, what="restarted twice")
+    assert p["status"]["phase"] == "Running"
+    assert state(p)["lastState"]["terminated"]["exitCode"] == 7
+
+
+def test_pod_deletion_terms_then_kills(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    marker = "/tmp/hoist-rig-term-%s" % uuid.uuid4().hex
+    # the first ignores SIGTERM and is killed after its grace period
+    k.create(pod("stubborn", "trap '' TERM; while :; do sleep 0.1; done"),
+             namespace=kube_ns)
+    k.create(pod("polite", "trap 'echo bye > %s; exit 0' TERM; "
+                           "while :; do sleep 0.1; done" % marker),
+             namespace=kube_ns)
+    for name in ("stubborn", "polite"):
+        kube_cluster.wait_pod(kube_ns, name, phases=("Running",))
+    t0 = time.monotonic()
+    k.delete("v1", "Pod", "polite", kube_ns, grace_period=10)
+    k.delete("v1", "Pod", "stubborn", kube_ns, grace_period=2)
+    for name in ("stubborn", "polite"):
+        k.wait("v1", "Pod", name, kube_ns, until=lambda p: p is None,
+               timeout=30, what="deleted")
+    assert time.monotonic() - t0 >= 2
+    try:
+        with open(marker) as f:
+            assert f.read() == "bye\n"
+    finally:
+        os.unlink(marker)
+
+
+def test_mount_namespace_is_private(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    tag = uuid.uuid4().hex[:8]
+    target = "/mnt/hoist-rig-%s" % tag
+    k.create(pod("ns", "echo inside > %s/file; "
+                       "grep -q ' %s ' /proc/self/mountinfo || exit 9; "
+                       "while :; do sleep 0.1; done" % (target, target),
+                 volumes=[{"name": "scratch", "emptyDir": {}}],
+                 mounts=[{"name": "scratch", "mountPath": target}]),
+             namespace=kube_ns)
+    p = kube_cluster.wait_pod(kube_ns, "ns", phases=("Running",))
+    time.sleep(0.5)
+    p = k.get("v1", "Pod", "ns", kube_ns)
+    assert p["status"]["phase"] == "Running", p["status"]
+    with open("/proc/self/mountinfo") as f:
+        assert target not in f.read()
+    assert os.path.isdir(target) and not os.listdir(target), \
+        "the pod's writes went to the host's directory"
+    k.delete("v1", "Pod", "ns", kube_ns, grace_period=1)
+    k.wait("v1", "Pod", "ns", kube_ns, until=lambda p: p is None,
+           timeout=20, what="deleted")
+    assert not os.path.exists(target)
+
+
+def test_init_containers_and_shared_empty_dir(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    p = pod("init", "cat /work/greeting",
+            volumes=[{"name": "work", "emptyDir": {}}],
+            mounts=[{"name": "work", "mountPath": "/work"}])
+    p["spec"]["initContainers"] = [{
+        "name": "prepare", "image": "none",
+        "command": ["/bin/sh", "-c", "echo hello > /work/greeting"],
+        "volumeMounts": [{"name": "work", "mountPath": "/work"}]}]
+    k.create(p, namespace=kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "init")
+    assert done["status"]["initContainerStatuses"][0]["state"][
+        "terminated"]["exitCode"] == 0
+    assert kube_cluster.pod_log(kube_ns, "init") == "hello\n"
+
+
+def test_pod_ip_is_reachable(kube_cluster, kube_ns):
+    """A server that binds its pod IP is reachable there (for /metrics)."""
+    k = kube_cluster.kube
+    p = pod("web", "", env=[{"name": "POD_IP", "valueFrom": {"fieldRef": {
+        "fieldPath": "status.podIP"}}}],
+        ports=[{"containerPort": 8080, "name": "metrics"}])
+    p["spec"]["containers"][0]["command"] = [
+        sys.executable, "-c",
+        "import http.server as h, os\n"
+        "h.HTTPServer((os.environ['POD_IP'], 8080),"
+        " h.SimpleHTTPRequestHandler).serve_forever()"]
+    k.create(p, namespace=kube_ns)
+    running = kube_cluster.wait_pod(kube_ns, "web", phases=("Running",))
+    ip = running["status"]["podIP"]
+    import urllib.request
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            with urllib.request.urlopen("http://%s:8080/" % ip,
+                                        timeout=2) as r:
+                assert r.status == 200
+                break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    k.delete("v1", "Pod", "web", kube_ns, grace_period=1)
+
+
+# ---- volumes ----
+
+def test_dynamic_immediate_pvc_binds(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create(pvc("data", "hoist-hostpath"), namespace=kube_ns)
+    bound = kube_cluster.wait_pvc_bound(kube_ns, "data", timeout=60)
+    pv = k.get("v1", "PersistentVolume", bound["spec"]["volumeName"])
+    path = kube_cluster.pv_host_path(pv)
+    assert path.is_dir()
+    assert str(path).startswith(str(kube_cluster.storage))
+
+
+def test_dynamic_wffc_pvc_binds_for_its_first_consumer(kube_cluster,
+                                                        kube_ns):
+    k = kube_cluster.kube
+    k.create(pvc("disk", "hoist-hostpath-wffc"), namespace=kube_ns)
+    time.sleep(2)
+    c = k.get("v1", "PersistentVolumeClaim", "disk", kube_ns)
+    assert c["status"]["phase"] == "Pending"  # no consumer yet
+    k.create(pod("writer", "echo populated > /target/disk.img",
+                 volumes=[claim_volume("target", "disk")],
+                 mounts=[{"name": "target", "mountPath": "/target"}]),
+             namespace=kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "writer", timeout=90)
+    c = k.get("v1", "PersistentVolumeClaim", "disk", kube_ns)
+    assert c["status"]["phase"] == "Bound"
+    assert c["metadata"]["annotations"][
+        "volume.kubernetes.io/selected-node"] == kube_cluster.node_name
+    path = kube_cluster.pvc_host_path(kube_ns, "disk")
+    assert (path / "disk.img").read_text() == "populated\n"
+    assert not os.path.exists("/target")
+    assert done["spec"]["nodeName"] == kube_cluster.node_name
+
+
+def test_static_filesystem_pv_binds(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    pv = kube_cluster.static_pv(size="32Mi")
+    k.create(pvc("static", "hoist-static", size="32Mi"), namespace=kube_ns)
+    bound = kube_cluster.wait_pvc_bound(kube_ns, "static")
+    assert bound["spec"]["volumeName"] == pv["metadata"]["name"]
+    k.create(pod("w", "echo static > /data/f",
+                 volumes=[claim_volume("data", "static")],
+                 mounts=[{"name": "data", "mountPath": "/data"}]),
+             namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "w")
+    assert (kube_cluster.pv_host_path(pv) / "f").read_text() == "static\n"
+
+
+@pytest.mark.parametrize("backing", ["loop", "file"])
+def test_static_block_pv_binds_and_pod_writes_device(kube_cluster, kube_ns,
+                                                     backing):
+    if backing == "loop" and loop_devices_available():
+        pytest.skip("Block PVs on loop devices: "
+                    + loop_devices_available())
+    k = kube_cluster.kube
+    pv = kube_cluster.static_pv(size="8Mi", mode="Block", backing=backing,
+                                storage_class="hoist-static-wffc")
+    k.create(pvc("blk", "hoist-static-wffc", size="8Mi", mode="Block"),
+             namespace=kube_ns)
+    k.create(pod("dd", "printf hoist-block | dd of=/dev/xvdb bs=512 seek=1 "
+                       "conv=notrunc,fsync 2>/dev/null && "
+                       "[ -b /dev/xvdb ] && echo block || echo file",
+                 volumes=[claim_volume("disk", "blk")],
+                 devices=[{"name": "disk", "devicePath": "/dev/xvdb"}]),
+             namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "dd", timeout=60)
+    bound = k.get("v1", "PersistentVolumeClaim", "blk", kube_ns)
+    assert bound["spec"]["volumeName"] == pv["metadata"]["name"]
+    img = pv["metadata"]["annotations"]["hoist.test/backing-file"]
+    if backing == "loop":
+        subprocess.run(["blockdev", "--flushbufs",
+                        str(kube_cluster.pv_host_path(pv))], check=False)
+    with open(img, "rb") as f:
+        f.seek(512)
+        assert f.read(11) == b"hoist-block"
+    assert kube_cluster.pod_log(kube_ns, "dd") == (
+        "block\n" if backing == "loop" else "file\n")
+    assert not os.path.exists("/dev/xvdb")
+
+
+def test_pod_waits_for_its_claim(kube_cluster, kube_ns):
+    """A pod whose claim is not bound stays Pending (ContainerCreating) and
+    starts once the claim binds."""
+    k = kube_cluster.kube
+    k.create(pvc("late", "hoist-static", size="40Mi"), namespace=kube_ns)
+    k.create({"apiVersion": "v1", "kind": "Pod",
+              "metadata": {"name": "waiter", "namespace": kube_ns},
+              "spec": {"nodeName": kube_cluster.node_name,
+                       "restartPolicy": "Never",
+                       "containers": [{"name": "main", "image": "none",
+                                       "command": ["/bin/true"],
+                                       "volumeMounts": [{
+                                           "name": "v",
+                                           "mountPath": "/v"}]}],
+                       "volumes": [claim_volume("v", "late")]}})
+    time.sleep(2)
+    p = k.get("v1", "Pod", "waiter", kube_ns)
+    assert p["status"]["phase"] == "Pending"
+    assert state(p)["state"]["waiting"]["reason"] == "ContainerCreating"
+    kube_cluster.static_pv(size="40Mi")
+    kube_cluster.wait_pod(kube_ns, "waiter", timeout=60)
