@@ -385,3 +385,167 @@ def test_pod_waits_for_its_claim(kube_cluster, kube_ns):
     assert state(p)["state"]["waiting"]["reason"] == "ContainerCreating"
     kube_cluster.static_pv(size="40Mi")
     kube_cluster.wait_pod(kube_ns, "waiter", timeout=60)
+
+
+# ---- CSI: the external-provisioner with the rig's host-path plugin ----
+
+@pytest.fixture
+def csi(kube_cluster):
+    if kube_cluster.csi_unavailable:
+        pytest.skip("CSI classes: " + kube_cluster.csi_unavailable)
+    return kube_cluster
+
+
+def test_csi_filesystem_and_block(csi, kube_ns):
+    k = csi.kube
+    k.create(pvc("fs", "hoist-csi"), namespace=kube_ns)
+    k.create(pvc("blk", "hoist-csi", size="4Mi", mode="Block"),
+             namespace=kube_ns)
+    csi.wait_pvc_bound(kube_ns, "fs")
+    csi.wait_pvc_bound(kube_ns, "blk")
+    k.create(pod("rw", "echo csi > /fs/f && printf disk | "
+                       "dd of=/dev/vdb conv=notrunc 2>/dev/null",
+                 volumes=[claim_volume("fs", "fs"),
+                          claim_volume("blk", "blk")],
+                 mounts=[{"name": "fs", "mountPath": "/fs"}],
+                 devices=[{"name": "blk", "devicePath": "/dev/vdb"}]),
+             namespace=kube_ns)
+    csi.wait_pod(kube_ns, "rw")
+    assert (csi.pvc_host_path(kube_ns, "fs") / "f").read_text() == "csi\n"
+    img = csi.pvc_host_path(kube_ns, "blk")
+    assert img.stat().st_size == 4 << 20
+    assert img.read_bytes()[:4] == b"disk"
+    pv = k.get("v1", "PersistentVolumeClaim", "blk", kube_ns)["spec"][
+        "volumeName"]
+    assert k.get("v1", "PersistentVolume", pv)["spec"]["csi"]["driver"] == \
+        "hostpath.csi.hoist.test"
+
+
+# ---- volume populators: what the provisioners do with a dataSourceRef ----
+
+POPULATOR_SOURCE = {"apiGroup": "forklift.konveyor.io",
+                    "kind": "OvirtVolumePopulator", "name": "disk-1"}
+
+
+def populated_pvc(name, storage_class, size="8Mi", mode="Filesystem"):
+    c = pvc(name, storage_class, size, mode)
+    c["spec"]["dataSourceRef"] = dict(POPULATOR_SOURCE)
+    return c
+
+
+def test_csi_leaves_populated_claims_to_a_populator(csi, kube_ns):
+    k = csi.kube
+    k.create(populated_pvc("target", "hoist-csi"), namespace=kube_ns)
+    k.poll(lambda: [e for e in k.list(
+        "v1", "Event", kube_ns, fieldSelector="involvedObject.name=target")
+        if "external populator" in e["message"]],
+        timeout=30, what="an event from the provisioner")
+    time.sleep(1)
+    c = k.get("v1", "PersistentVolumeClaim", "target", kube_ns)
+    assert c["status"]["phase"] == "Pending"
+
+
+def test_hostpath_provisioner_fills_populated_claims_itself(kube_cluster,
+                                                            kube_ns):
+    """local-path-provisioner (sig-storage-lib-external-provisioner, as
+    every provisioner built on it) ignores dataSourceRef: it binds a
+    populator's target claim to a new, empty volume. A populator must not
+    rely on such a class; this pins the behaviour the rig offers."""
+    k = kube_cluster.kube
+    k.create(populated_pvc("target", "hoist-hostpath"), namespace=kube_ns)
+    bound = kube_cluster.wait_pvc_bound(kube_ns, "target")
+    assert bound["spec"]["dataSourceRef"]["kind"] == "OvirtVolumePopulator"
+
+
+def test_static_claim_binds_an_available_pv_directly(kube_cluster, kube_ns):
+    """The gap a static populator strategy must close: an Available PV of
+    the class binds a populated claim before any populator runs."""
+    k = kube_cluster.kube
+    pv = kube_cluster.static_pv(size="24Mi")
+    k.create(populated_pvc("target", "hoist-static", size="24Mi"),
+             namespace=kube_ns)
+    bound = kube_cluster.wait_pvc_bound(kube_ns, "target")
+    assert bound["spec"]["volumeName"] == pv["metadata"]["name"]
+
+
+@pytest.mark.parametrize("storage_class,mode", [
+    ("hoist-csi", "Filesystem"), ("hoist-csi-wffc", "Filesystem"),
+    ("hoist-csi", "Block"), ("hoist-static", "Filesystem")])
+def test_populator_flow_by_hand(kube_cluster, kube_ns, storage_class, mode):
+    """The lib-volume-populator flow, done by hand through the API, works on
+    the rig: a target claim with a dataSourceRef, a prime claim, a
+    populator pod as the prime's first consumer, then the PV rebound from
+    the prime claim to the target; the VM's pod then reads the data."""
+    if "csi" in storage_class and kube_cluster.csi_unavailable:
+        pytest.skip("CSI classes: " + kube_cluster.csi_unavailable)
+    k = kube_cluster.kube
+    wffc = storage_class.endswith("-wffc")
+    size = "12Mi" if storage_class == "hoist-static" else "8Mi"
+    target = k.create(populated_pvc("target", storage_class, size, mode),
+                      namespace=kube_ns)
+    uid = target["metadata"]["uid"]
+    prime_name = "prime-" + uid
+
+    def volume(claim):
+        return [claim_volume("disk", claim)]
+
+    def use(script_fs, script_block):
+        if mode == "Block":
+            return dict(script=script_block,
+                        devices=[{"name": "disk", "devicePath": "/dev/disk"}])
+        return dict(script=script_fs,
+                    mounts=[{"name": "disk", "mountPath": "/disk"}])
+
+    # the VM's pod: consumes the target; for WFFC it makes the scheduler
+    # pick the node (selected-node on the target), then waits for binding
+    vm = use("cat /disk/disk.img", "head -c 9 /dev/disk")
+    k.create(pod("vm", vm["script"], volumes=volume("target"),
+                 mounts=vm.get("mounts", ()), devices=vm.get("devices", ())),
+             namespace=kube_ns)
+    ann = {}
+    if wffc:
+        t = k.wait("v1", "PersistentVolumeClaim", "target", kube_ns,
+                   timeout=30, what="given a node",
+                   until=lambda c: "volume.kubernetes.io/selected-node" in
+                   c["metadata"].get("annotations", {}))
+        node = t["metadata"]["annotations"][
+            "volume.kubernetes.io/selected-node"]
+        ann["volume.kubernetes.io/selected-node"] = node
+    if storage_class == "hoist-static":  # reserve a PV for the prime claim
+        kube_cluster.static_pv(size=size, claim_ref={
+            "namespace": kube_ns, "name": prime_name})
+    prime = pvc(prime_name, storage_class, size, mode)
+    prime["metadata"]["annotations"] = ann
+    k.create(prime, namespace=kube_ns)
+    # the populator pod: the prime claim's first consumer
+    pop = use("printf populated > /disk/disk.img",
+              "printf populated | dd of=/dev/disk conv=notrunc 2>/dev/null")
+    pp = pod("populate-" + uid, pop["script"], volumes=volume(prime_name),
+             mounts=pop.get("mounts", ()), devices=pop.get("devices", ()))
+    if wffc:
+        pp["spec"]["nodeName"] = ann["volume.kubernetes.io/selected-node"]
+    k.create(pp, namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "populate-" + uid, timeout=60)
+    # rebind: the prime claim's PV now claims the target
+    prime = kube_cluster.wait_pvc_bound(kube_ns, prime_name)
+    pv_name = prime["spec"]["volumeName"]
+    target = k.get("v1", "PersistentVolumeClaim", "target", kube_ns)
+    k.patch("v1", "PersistentVolume", pv_name, patch={
+        "metadata": {"annotations": {
+            "hoist.test/populated-from": kube_ns + "/disk-1"}},
+        "spec": {"claimRef": {
+            "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+            "namespace": kube_ns, "name": "target", "uid": uid,
+            "resourceVersion": target["metadata"]["resourceVersion"]}}})
+    bound = kube_cluster.wait_pvc_bound(kube_ns, "target", timeout=60)
+    assert bound["spec"]["volumeName"] == pv_name
+    k.wait("v1", "PersistentVolumeClaim", prime_name, kube_ns, timeout=30,
+           until=lambda c: c["status"].get("phase") == "Lost", what="Lost")
+    k.delete("v1", "PersistentVolumeClaim", prime_name, kube_ns)
+    done = kube_cluster.wait_pod(kube_ns, "vm", timeout=60)
+    assert done["spec"]["nodeName"] == kube_cluster.node_name
+    out = kube_cluster.pod_log(kube_ns, "vm")
+    assert out == "populated", out
+    # the volume outlives the prime claim
+    assert k.get("v1", "PersistentVolume", pv_name)["status"]["phase"] == \
+        "Bound"

@@ -20,6 +20,11 @@ the Go module proxy by tests/peers/kube/build.sh and cached under
   sig-storage-lib-external-provisioner, creating hostPath volumes under a
   temporary directory: StorageClasses `hoist-hostpath` (Immediate) and
   `hoist-hostpath-wffc` (WaitForFirstConsumer);
+* the CSI external-provisioner (kubernetes-csi/external-provisioner, real)
+  with the rig's host-path CSI plugin (tests/peers/csi_hostpath.py):
+  StorageClasses `hoist-csi` (Immediate) and `hoist-csi-wffc`, Filesystem
+  and Block volumes. Unlike local-path-provisioner, it leaves claims with a
+  dataSourceRef of a kind it does not know to a volume populator;
 * StorageClasses `hoist-static` and `hoist-static-wffc`
   (kubernetes.io/no-provisioner) for statically provisioned PVs, which
   `cluster.static_pv()` makes (Filesystem: a directory; Block: a loop
@@ -51,9 +56,13 @@ NODE_AGENT = HERE / "node_agent.py"
 NODE_NAME = "hoist-node"
 STORAGE_NS = "hoist-storage"
 HOSTPATH_PROVISIONER = "hoist.test/local-path"
+CSI_DRIVER = "hostpath.csi.hoist.test"
+CSI_PLUGIN = HERE / "csi_hostpath.py"
 CLASSES = {
     "hoist-hostpath": (HOSTPATH_PROVISIONER, "Immediate"),
     "hoist-hostpath-wffc": (HOSTPATH_PROVISIONER, "WaitForFirstConsumer"),
+    "hoist-csi": (CSI_DRIVER, "Immediate"),
+    "hoist-csi-wffc": (CSI_DRIVER, "WaitForFirstConsumer"),
     "hoist-static": ("kubernetes.io/no-provisioner", "Immediate"),
     "hoist-static-wffc": ("kubernetes.io/no-provisioner",
                           "WaitForFirstConsumer"),
@@ -87,6 +96,21 @@ def can_run_pods():
     for tool in ("unshare", "mount", "setpriv"):
         if not shutil.which(tool):
             return "%s is missing (util-linux, mount): run tests/setup" % tool
+    return None
+
+
+def csi_plugin_unavailable():
+    """Why the CSI plugin cannot run here, or None."""
+    if not os.path.exists("/usr/bin/python3"):
+        return "no /usr/bin/python3"
+    p = subprocess.run(["/usr/bin/python3", "-c", "import grpc, google.protobuf"],
+                       capture_output=True)
+    if p.returncode != 0:
+        return "python3-grpcio or python3-protobuf is missing: run tests/setup"
+    if not shutil.which("protoc"):
+        return "protoc is missing (protobuf-compiler): run tests/setup"
+    if not os.path.exists("/usr/include/google/protobuf/descriptor.proto"):
+        return "the protobuf well-known types are missing (libprotobuf-dev)"
     return None
 
 
@@ -343,6 +367,9 @@ class Cluster:
             "--cluster-signing-key-file", pki / "ca-key.pem",
             "--cluster-name", "hoist",
             "--controllers", "*",
+            # claims and volumes are re-examined every 15 s by default;
+            # tests wait less for static binding and PV rebinds
+            "--pvclaimbinder-sync-period", "2s",
             "--v", "1"])
         self._start("kube-scheduler", [
             self.bin / "kube-scheduler",
@@ -410,6 +437,24 @@ class Cluster:
             "--namespace", STORAGE_NS, "--helper-image", "none",
             "--service-account-name", "default",
             "--kubeconfig", kubeconfig])
+        # the CSI external-provisioner and the rig's CSI plugin
+        self.csi_unavailable = csi_plugin_unavailable()
+        if self.csi_unavailable:
+            return
+        k.apply({"apiVersion": "storage.k8s.io/v1", "kind": "CSIDriver",
+                 "metadata": {"name": CSI_DRIVER},
+                 "spec": {"attachRequired": False, "podInfoOnMount": False,
+                          "volumeLifecycleModes": ["Persistent"]}})
+        sock = self.dir / "csi.sock"
+        self._start("csi-plugin", [
+            "/usr/bin/python3", CSI_PLUGIN, "--endpoint", sock,
+            "--root", self.storage / "csi", "--proto",
+            self.bin / "csi.proto", "--name", CSI_DRIVER])
+        self._start("csi-provisioner", [
+            self.bin / "csi-provisioner", "--csi-address", sock,
+            "--kubeconfig", kubeconfig, "--leader-election=false",
+            "--timeout", "30s", "--retry-interval-start", "500ms",
+            "--v", "2"])
 
     def _wait_ready(self, timeout):
         k = self.kube
@@ -430,7 +475,8 @@ class Cluster:
               procs)
 
     def stop(self):
-        order = ["local-path-provisioner", "node-agent", "kube-scheduler",
+        order = ["csi-provisioner", "csi-plugin", "local-path-provisioner",
+                 "node-agent", "kube-scheduler",
                  "kube-controller-manager", "kube-apiserver", "etcd"]
         for name in order + [n for n in self.procs if n not in order]:
             if name in self.procs:

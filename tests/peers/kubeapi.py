@@ -214,6 +214,18 @@ class Kube:
                 if line.strip():
                     yield json.loads(line)
 
+    @staticmethod
+    def poll(fn, timeout=60, interval=0.2, what="true"):
+        """Calls fn until it returns something true; returns that."""
+        deadline = time.monotonic() + timeout
+        while True:
+            v = fn()
+            if v:
+                return v
+            if time.monotonic() > deadline:
+                raise TimeoutError("not %s after %ss" % (what, timeout))
+            time.sleep(interval)
+
     def wait(self, api_version, kind, name, namespace=None, until=None,
              timeout=60, interval=0.2, what=None):
         """Polls an object until until(obj) is true (obj may be None when it

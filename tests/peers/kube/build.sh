@@ -9,7 +9,7 @@
 #   local-path-provisioner
 #       github.com/rancher/local-path-provisioner, a real external
 #       provisioner built on sig-storage-lib-external-provisioner
-#   csi-provisioner
+#   csi-provisioner (and csi.proto, the CSI protocol it speaks)
 #       github.com/kubernetes-csi/external-provisioner/v6, the CSI sidecar
 #
 # k8s.io/kubernetes cannot be built with `go install` because its go.mod
@@ -19,47 +19,57 @@
 # v0.X.Y release; its go.mod is generated from Kubernetes' own go.mod. The
 # CSI provisioner has `replace` lines too and is built the same way.
 #
-# Idempotent: a stamp records what was built; a second run returns at once.
-# Builds run under `nice -n 19` with their own Go build cache (removed once
-# everything is built). Prints the bin directory on stdout.
+# Idempotent: each step leaves a stamp of what it built, and a second run
+# returns at once. Builds run under `nice -n 19` with their own Go build
+# cache (removed once everything is built). Prints the bin directory on
+# stdout; progress goes to stderr.
 set -euo pipefail
 
 KUBE_VERSION=${HOIST_KUBE_VERSION:-v1.37.2}
 LPP_VERSION=v0.0.30
 CSI_PROVISIONER_VERSION=v6.4.0
-RECIPE=1 # bump when the way the binaries are built changes
 
 cache=${HOIST_CACHE:-$HOME/.cache/hoist}/kube/$KUBE_VERSION
 bin=$cache/bin
-stamp=$bin/.stamp
-want="kube=$KUBE_VERSION lpp=$LPP_VERSION csi=$CSI_PROVISIONER_VERSION recipe=$RECIPE $(go env GOVERSION)"
-tools=(kube-apiserver kube-controller-manager kube-scheduler kubectl etcd
-  local-path-provisioner csi-provisioner)
+goversion=$(go env GOVERSION 2>/dev/null || echo none)
 
-built() {
-  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] || return 1
-  local t
-  for t in "${tools[@]}"; do [ -x "$bin/$t" ] || return 1; done
+# step name, what it builds (bump the recipe when the way changes), outputs
+steps=(kube lpp csi)
+declare -A want=(
+  [kube]="kubernetes=$KUBE_VERSION recipe=1 $goversion"
+  [lpp]="local-path-provisioner=$LPP_VERSION recipe=1 $goversion"
+  [csi]="external-provisioner=$CSI_PROVISIONER_VERSION recipe=1 $goversion"
+)
+declare -A outputs=(
+  [kube]="kube-apiserver kube-controller-manager kube-scheduler kubectl etcd"
+  [lpp]="local-path-provisioner"
+  [csi]="csi-provisioner csi.proto"
+)
+
+done_step() { # step
+  local f
+  [ -f "$bin/.stamp-$1" ] && [ "$(cat "$bin/.stamp-$1")" = "${want[$1]}" ] ||
+    return 1
+  for f in ${outputs[$1]}; do [ -s "$bin/$f" ] || return 1; done
 }
-if built; then
+todo=()
+for s in "${steps[@]}"; do done_step "$s" || todo+=("$s"); done
+if ((${#todo[@]} == 0)); then
   echo "$bin"
   exit 0
 fi
 
+log() { echo "kube build: $*" >&2; }
 command -v go >/dev/null || {
-  echo "kube build: go is missing" >&2
+  log "go is missing"
   exit 1
 }
-log() { echo "kube build: $*" >&2; }
 start=$(date +%s)
 mkdir -p "$bin"
-rm -f "$stamp"
-
 export GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 export GOCACHE=$cache/go-build
 gobuild() { nice -n 19 go "$@"; }
 
-# ---- throwaway modules ----
 # module_for DIR MODULE VERSION: DIR/go.mod requires MODULE@VERSION and
 # repeats MODULE's own `replace` lines (ignored in a dependency), so the
 # build uses the dependency set its authors tested. A replace that points
@@ -106,21 +116,20 @@ module_for() {
   echo "package build" >"$dir/doc.go"
 }
 
-# ---- Kubernetes and etcd ----
-module_for "$cache/src/kube" k8s.io/kubernetes "$KUBE_VERSION"
-grep -q "k8s.io/client-go => k8s.io/client-go v0" "$cache/src/kube/go.mod" || {
-  log "unexpected go.mod in k8s.io/kubernetes@$KUBE_VERSION: no staging replaces"
-  exit 1
-}
-ldflags="-s -w"
-for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
-  ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION"
-  ldflags+=" -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(cut -d. -f2 <<<"$KUBE_VERSION")"
-  ldflags+=" -X $pkg.gitTreeState=clean"
-  ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
-done
-log "building Kubernetes $KUBE_VERSION and etcd (this takes a while once)"
-(
+build_kube() {
+  module_for "$cache/src/kube" k8s.io/kubernetes "$KUBE_VERSION"
+  grep -q "k8s.io/client-go => k8s.io/client-go v0" "$cache/src/kube/go.mod" || {
+    log "unexpected go.mod in k8s.io/kubernetes@$KUBE_VERSION: no staging replaces"
+    return 1
+  }
+  local ldflags="-s -w" pkg
+  for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
+    ldflags+=" -X $pkg.gitVersion=$KUBE_VERSION"
+    ldflags+=" -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(cut -d. -f2 <<<"$KUBE_VERSION")"
+    ldflags+=" -X $pkg.gitTreeState=clean"
+    ldflags+=" -X $pkg.buildDate=1970-01-01T00:00:00Z"
+  done
+  log "building Kubernetes $KUBE_VERSION and etcd (this takes a while once)"
   cd "$cache/src/kube"
   gobuild build -mod=mod -trimpath -ldflags "$ldflags" -o "$bin/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
@@ -130,31 +139,41 @@ log "building Kubernetes $KUBE_VERSION and etcd (this takes a while once)"
   # the etcd that Kubernetes pins (go.etcd.io/etcd/server/v3 is a main package)
   gobuild build -mod=mod -trimpath -ldflags "-s -w" -o "$bin/etcd" \
     go.etcd.io/etcd/server/v3
-)
+}
 
-# ---- the provisioners ----
-log "building local-path-provisioner $LPP_VERSION"
-GOBIN=$bin gobuild install -trimpath -ldflags "-s -w" \
-  "github.com/rancher/local-path-provisioner@$LPP_VERSION"
+build_lpp() { # a plain `go install`: no replace lines
+  log "building local-path-provisioner $LPP_VERSION"
+  GOBIN=$bin gobuild install -trimpath -ldflags "-s -w" \
+    "github.com/rancher/local-path-provisioner@$LPP_VERSION"
+}
 
-log "building csi-provisioner $CSI_PROVISIONER_VERSION"
-module_for "$cache/src/csi-provisioner" \
-  github.com/kubernetes-csi/external-provisioner/v6 "$CSI_PROVISIONER_VERSION"
-(
+build_csi() {
+  log "building csi-provisioner $CSI_PROVISIONER_VERSION"
+  module_for "$cache/src/csi-provisioner" \
+    github.com/kubernetes-csi/external-provisioner/v6 "$CSI_PROVISIONER_VERSION"
   cd "$cache/src/csi-provisioner"
   gobuild build -mod=mod -trimpath \
     -ldflags "-s -w -X main.version=$CSI_PROVISIONER_VERSION" \
     -o "$bin/csi-provisioner" \
     github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner
-)
+  # the CSI protocol of that provisioner, for the rig's CSI plugin
+  local spec
+  spec=$(go list -mod=mod -m -f '{{.Dir}}' \
+    github.com/container-storage-interface/spec)
+  install -m 644 "$spec/csi.proto" "$bin/csi.proto"
+}
 
-for t in "${tools[@]}"; do
-  [ -x "$bin/$t" ] || {
-    log "$t was not built"
-    exit 1
-  }
+for s in "${todo[@]}"; do
+  rm -f "$bin/.stamp-$s"
+  ("build_$s")
+  for f in ${outputs[$s]}; do
+    [ -s "$bin/$f" ] || {
+      log "$f was not built"
+      exit 1
+    }
+  done
+  echo "${want[$s]}" >"$bin/.stamp-$s"
 done
-echo "$want" >"$stamp"
 rm -rf "$GOCACHE"
-log "built in $(($(date +%s) - start)) s"
+log "built ${todo[*]} in $(($(date +%s) - start)) s"
 echo "$bin"
