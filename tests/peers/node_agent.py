@@ -37,7 +37,7 @@ controllers see through the API, with real processes:
   containers, restartPolicy Never/OnFailure/Always with exponential
   back-off (CrashLoopBackOff) and restartCount;
 * pod IPs: pods share the host's network (like hostNetwork: true), and
-  each pod gets its own loopback address 127.1.x.y as status.podIP, so a
+  each pod gets its own loopback address 127.N.x.y as status.podIP, so a
   program that binds to its $(POD_IP) (downward API status.podIP) is
   reachable there by a controller on this machine (for /metrics);
   containerPorts are informational. The API server's pod proxy refuses
@@ -59,6 +59,7 @@ Run by tests/peers/kube.py as root:
 import argparse
 import base64
 import datetime
+import fcntl
 import http.server
 import json
 import os
@@ -112,74 +113,132 @@ class NotReady(Exception):
         self.message = message
 
 
-# ---- mount points on the host ----
+# ---- mount points and addresses shared with other agents ----
+
+STATE_DIR = pathlib.Path("/run/hoist-node-agent")
+
 
 class MountPoints:
-    """Empty directories and files created on the host as mount points,
-    counted, and removed when the last user is gone."""
+    """Empty directories and files created on the host as mount points, and
+    removed when no container uses them any more.
+
+    Every agent on this machine (several test runs may be going on at once)
+    shares one registry, under a lock: a mount point must not be removed
+    while a container of another agent is bound on it (unlinking a mount
+    point detaches the mounts on it in every namespace). Users are (agent
+    pid, key); entries of agents that died are pruned."""
 
     def __init__(self):
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        self.lock_file = STATE_DIR / "mountpoints.lock"
+        self.registry = STATE_DIR / "mountpoints.json"
         self.lock = threading.Lock()
-        self.refs = {}  # path → (count, [created paths, deepest last])
+        self.pid = os.getpid()
+        self.n = 0
+
+    def _update(self, fn):
+        with self.lock, open(self.lock_file, "a") as lf:
+            fcntl.flock(lf, fcntl.LOCK_EX)
+            try:
+                reg = json.loads(self.registry.read_text())
+            except (OSError, ValueError):
+                reg = {}
+            for entry in reg.values():
+                entry["users"] = [u for u in entry["users"]
+                                  if _alive(u[0])]
+            result = fn(reg)
+            for path in [p for p, e in reg.items() if not e["users"]]:
+                for made in reversed(reg.pop(path)["made"]):
+                    _remove_empty(made)
+            tmp = self.registry.with_suffix(".tmp")
+            tmp.write_text(json.dumps(reg))
+            os.replace(tmp, self.registry)
+            return result
 
     def acquire(self, path, is_file):
+        """Makes path exist; returns a key for release()."""
         path = os.path.normpath(path)
-        with self.lock:
-            if path in self.refs:
-                n, made = self.refs[path]
-                self.refs[path] = (n + 1, made)
-                return
-            made = []
+        self.n += 1
+        key = [self.pid, self.n]
+
+        def fn(reg):
+            entry = reg.setdefault(path, {"made": [], "users": []})
             parts = pathlib.PurePosixPath(path).parts
             cur = "/"
             for i, part in enumerate(parts[1:]):
                 cur = os.path.join(cur, part)
-                last = i == len(parts) - 2
                 if os.path.lexists(cur):
                     continue
-                if last and is_file:
+                if i == len(parts) - 2 and is_file:
                     open(cur, "a").close()
                 else:
                     os.mkdir(cur)
-                made.append(cur)
-            self.refs[path] = (1, made)
+                entry["made"].append(cur)
+            entry["users"].append(key)
+        self._update(fn)
+        return (path, key)
 
-    def release(self, path):
-        path = os.path.normpath(path)
-        with self.lock:
-            n, made = self.refs.get(path, (0, []))
-            if n > 1:
-                self.refs[path] = (n - 1, made)
-                return
-            self.refs.pop(path, None)
-            for p in reversed(made):
-                try:
-                    if os.path.isdir(p) and not os.path.islink(p):
-                        os.rmdir(p)
-                    else:
-                        os.unlink(p)
-                except OSError:
-                    break
+    def release(self, handle):
+        path, key = handle
+
+        def fn(reg):
+            entry = reg.get(path)
+            if entry and key in entry["users"]:
+                entry["users"].remove(key)
+        self._update(fn)
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+def _remove_empty(p):
+    try:
+        if os.path.isdir(p) and not os.path.islink(p):
+            os.rmdir(p)
+        elif os.path.isfile(p) and os.path.getsize(p) == 0:
+            os.unlink(p)
+    except OSError:
+        pass
 
 
 # ---- pod IPs ----
 
 class IPPool:
-    """127.1.0.1 … 127.1.255.254, one per pod."""
+    """One loopback address per pod: 127.N.x.y, where N (2…254) is this
+    agent's own (held with a lock file, so that agents of test runs going
+    on at once do not hand out the same addresses)."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.used = set()
         self.next = 1
+        STATE_DIR.mkdir(parents=True, exist_ok=True)
+        for n in range(2, 255):
+            f = open(STATE_DIR / ("net-%d.lock" % n), "a")
+            try:
+                fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                f.close()
+                continue
+            self.octet, self._held = n, f
+            return
+        raise RuntimeError("no free 127.N.0.0/16 for pod IPs")
 
     def get(self):
         with self.lock:
             for _ in range(65534):
                 n = self.next
                 self.next = self.next % 65534 + 1
-                if n not in self.used:
+                if n not in self.used and n % 256:
                     self.used.add(n)
-                    return "127.1.%d.%d" % (n // 256, n % 256 or 1)
+                    return "127.%d.%d.%d" % (self.octet, n // 256, n % 256)
         raise RuntimeError("out of pod IPs")
 
     def put(self, ip):
@@ -651,8 +710,8 @@ class PodWorker(threading.Thread):
                          os.path.dirname(target)), q, q)) if is_file else
                     "mkdir -p %s || fail cannot create %s" % (q, q))
             else:
-                self.agent.mountpoints.acquire(target, is_file)
-                c.mountpoints.append(target)
+                c.mountpoints.append(
+                    self.agent.mountpoints.acquire(target, is_file))
             placed.append(target)
             lines.append("mount --bind %s %s || fail cannot mount %s at %s"
                          % (shlex.quote(src), shlex.quote(target),
