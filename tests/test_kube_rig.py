@@ -135,6 +135,28 @@ def test_pod_runs_to_completion_with_env_and_secret(kube_cluster, kube_ns):
         "the mount point was not removed from the host"
 
 
+def test_in_cluster_client(kube_cluster, kube_ns):
+    """The service account token, CA and KUBERNETES_SERVICE_* env make
+    in-cluster clients work (kubectl here, hoist's controller later)."""
+    k = kube_cluster.kube
+    k.create(pod("whoami", "exec %s auth whoami -o "
+                           "jsonpath='{.status.userInfo.username}'"
+                 % kube_cluster.kubectl_path), namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "whoami")
+    assert kube_cluster.pod_log(kube_ns, "whoami") == \
+        "system:serviceaccount:%s:default" % kube_ns
+
+
+def test_kubectl_logs_follow(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create(pod("talker", "for i in 1 2 3; do echo line $i; sleep 0.5; "
+                           "done"), namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "talker", phases=("Running",
+                                                     "Succeeded"))
+    p = kube_cluster.kubectl("logs", "-f", "-n", kube_ns, "talker")
+    assert p.stdout == "line 1\nline 2\nline 3\n"
+
+
 def test_termination_message(kube_cluster, kube_ns):
     k = kube_cluster.kube
     k.create(pod("msg", 'printf "copied 42 bytes" > /dev/termination-log; '
@@ -144,8 +166,7 @@ def test_termination_message(kube_cluster, kube_ns):
     assert t["exitCode"] == 3 and t["reason"] == "Error"
     assert t["message"] == "copied 42 bytes"
     # kubelet's cap: the first 4096 bytes
-    k.create(pod("big", 'head -c 10000 /dev/zero | tr "\\0" x '
-                        '> /tmp/hoist-msg; cat /tmp/hoist-msg > /msg',
+    k.create(pod("big", 'head -c 10000 /dev/zero | tr "\\0" x > /msg',
                  terminationMessagePath="/msg"), namespace=kube_ns)
     done = kube_cluster.wait_pod(kube_ns, "big")
     assert state(done)["state"]["terminated"]["message"] == "x" * 4096

@@ -1101,6 +1101,7 @@ def parse_quantity(q):
 
 class KubeletHandler(http.server.BaseHTTPRequestHandler):
     agent = None
+    protocol_version = "HTTP/1.1"
 
     def log_message(self, *args):
         pass
@@ -1136,7 +1137,35 @@ class KubeletHandler(http.server.BaseHTTPRequestHandler):
             data = b"".join(lines[-n:]) if n else b""
         if "limitBytes" in params:
             data = data[:int(params["limitBytes"])]
-        self._send(200, data)
+        if params.get("follow") != "true" or "previous" in params:
+            return self._send(200, data)
+        # follow: stream what the running container writes, until it ends
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        path, offset = files[-1], files[-1].stat().st_size
+        try:
+            self._chunk(data)
+            while True:
+                running = self.agent.container_running(ns, pod, container,
+                                                       path)
+                with open(path, "rb") as f:
+                    f.seek(offset)
+                    more = f.read()
+                offset += len(more)
+                self._chunk(more)
+                if not running:
+                    break
+                time.sleep(0.2)
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass
+
+    def _chunk(self, data):
+        if data:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
 
     def _send(self, code, body):
         self.send_response(code)
@@ -1317,6 +1346,17 @@ class Agent:
             w.deleted()
         else:
             w.update(pod)
+
+    def container_running(self, ns, pod, container, log_file):
+        """Whether the container that writes log_file still runs."""
+        with self.lock:
+            workers = list(self.workers.values())
+        for w in workers:
+            if (w.ns, w.name) == (ns, pod):
+                for c in w.init_containers + w.containers:
+                    if c.name == container and c.log_file == log_file:
+                        return c.running
+        return False
 
     def forget(self, uid):
         with self.lock:
