@@ -68,6 +68,13 @@ def test_kubectl_and_kubeconfig(kube_cluster):
 
 def test_objects_round_trip(kube_cluster, kube_ns):
     k = kube_cluster.kube
+    k.patch("v1", "Namespace", kube_ns, patch={"metadata": {"labels": {
+        "hoist.test/plan": "p1"}}})
+    ns = k.get("v1", "Namespace", kube_ns)
+    assert ns["metadata"]["labels"]["hoist.test/plan"] == "p1"
+    assert ns["status"]["phase"] == "Active"
+    assert kube_ns in [n["metadata"]["name"] for n in k.list(
+        "v1", "Namespace", labelSelector="hoist.test/plan=p1")]
     k.create({"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "s", "namespace": kube_ns},
               "stringData": {"password": "hunter2"}})
@@ -570,3 +577,29 @@ def test_populator_flow_by_hand(kube_cluster, kube_ns, storage_class, mode):
     # the volume outlives the prime claim
     assert k.get("v1", "PersistentVolume", pv_name)["status"]["phase"] == \
         "Bound"
+
+
+# ---- controllers hoist relies on ----
+
+def test_garbage_collector_follows_owner_references(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    owner = k.create(pod("owner", "sleep 30"), namespace=kube_ns)
+    k.create({"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "owned", "namespace": kube_ns,
+                           "ownerReferences": [{
+                               "apiVersion": "v1", "kind": "Pod",
+                               "name": "owner",
+                               "uid": owner["metadata"]["uid"]}]}})
+    k.delete("v1", "Pod", "owner", kube_ns, grace_period=1)
+    k.wait("v1", "ConfigMap", "owned", kube_ns, until=lambda o: o is None,
+           timeout=30, what="collected")
+
+
+def test_namespace_deletion_ends_its_pods(kube_cluster):
+    k = kube_cluster.kube
+    ns = kube_cluster.create_namespace()
+    k.create(pod("long", "while :; do sleep 0.1; done"), namespace=ns)
+    kube_cluster.wait_pod(ns, "long", phases=("Running",))
+    k.delete("v1", "Namespace", ns)
+    k.wait("v1", "Namespace", ns, until=lambda o: o is None, timeout=60,
+           what="deleted")

@@ -252,8 +252,14 @@ class Cluster:
     """One control plane, node agent and provisioner. After start():
     url, ca, token (admin), kubeconfig, kube (a Kube client as admin)."""
 
-    def __init__(self, workdir, bin_dir, backoff_base=1.0):
+    def __init__(self, workdir, bin_dir, backoff_base=1.0,
+                 feature_gates=None):
         self.dir = pathlib.Path(workdir)
+        # e.g. {"CrossNamespaceVolumeDataSource": True}; none are needed for
+        # volume populators (AnyVolumeDataSource is GA and locked on)
+        self.feature_gates = ",".join(
+            "%s=%s" % (k, str(v).lower())
+            for k, v in sorted((feature_gates or {}).items()))
         self.bin = pathlib.Path(bin_dir)
         self.backoff_base = backoff_base
         self.logs = self.dir / "logs"
@@ -337,6 +343,7 @@ class Cluster:
             # the "kubernetes" Service cannot have a loopback endpoint
             "--endpoint-reconciler-type", "none",
             "--allow-privileged=true",
+            "--feature-gates", self.feature_gates,
             "--profiling=false", "--v", "1"])
         self.kube = Kube(self.url, token=self.token, ca=self.ca)
 
@@ -370,6 +377,7 @@ class Cluster:
             # claims and volumes are re-examined every 15 s by default;
             # tests wait less for static binding and PV rebinds
             "--pvclaimbinder-sync-period", "2s",
+            "--feature-gates", self.feature_gates,
             "--v", "1"])
         self._start("kube-scheduler", [
             self.bin / "kube-scheduler",

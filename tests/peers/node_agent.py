@@ -1191,6 +1191,7 @@ class Agent:
         self.mountpoints = MountPoints()
         self.ips = IPPool()
         self.workers = {}
+        self.finished = set()  # uids whose worker is done
         self.lock = threading.Lock()
         self.stopping = threading.Event()
         self.allocatable = self._resources()
@@ -1336,7 +1337,7 @@ class Agent:
         with self.lock:
             w = self.workers.get(uid)
             if w is None:
-                if type_ == "DELETED":
+                if type_ == "DELETED" or uid in self.finished:
                     return
                 w = PodWorker(self, pod)
                 self.workers[uid] = w
@@ -1361,6 +1362,7 @@ class Agent:
     def forget(self, uid):
         with self.lock:
             self.workers.pop(uid, None)
+            self.finished.add(uid)
 
     def watch_pods(self):
         selector = "spec.nodeName=" + self.name
