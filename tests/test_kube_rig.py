@@ -269,13 +269,13 @@ def test_mount_namespace_is_private(kube_cluster, kube_ns):
 
 def test_init_containers_and_shared_empty_dir(kube_cluster, kube_ns):
     k = kube_cluster.kube
-    p = pod("init", "cat /work/greeting",
+    p = pod("init", "cat /scratch/greeting",
             volumes=[{"name": "work", "emptyDir": {}}],
-            mounts=[{"name": "work", "mountPath": "/work"}])
+            mounts=[{"name": "work", "mountPath": "/scratch"}])
     p["spec"]["initContainers"] = [{
         "name": "prepare", "image": "none",
-        "command": ["/bin/sh", "-c", "echo hello > /work/greeting"],
-        "volumeMounts": [{"name": "work", "mountPath": "/work"}]}]
+        "command": ["/bin/sh", "-c", "echo hello > /scratch/greeting"],
+        "volumeMounts": [{"name": "work", "mountPath": "/scratch"}]}]
     k.create(p, namespace=kube_ns)
     done = kube_cluster.wait_pod(kube_ns, "init")
     assert done["status"]["initContainerStatuses"][0]["state"][
