@@ -432,7 +432,8 @@ def test_csi_filesystem_and_block(csi, kube_ns):
     csi.wait_pvc_bound(kube_ns, "fs")
     csi.wait_pvc_bound(kube_ns, "blk")
     k.create(pod("rw", "echo csi > /fs/f && printf disk | "
-                       "dd of=/dev/vdb conv=notrunc 2>/dev/null",
+                       "dd of=/dev/vdb conv=notrunc 2>/dev/null && "
+                       "{ [ -b /dev/vdb ] && echo block || echo file; }",
                  volumes=[claim_volume("fs", "fs"),
                           claim_volume("blk", "blk")],
                  mounts=[{"name": "fs", "mountPath": "/fs"}],
@@ -440,9 +441,12 @@ def test_csi_filesystem_and_block(csi, kube_ns):
              namespace=kube_ns)
     csi.wait_pod(kube_ns, "rw")
     assert (csi.pvc_host_path(kube_ns, "fs") / "f").read_text() == "csi\n"
-    img = csi.pvc_host_path(kube_ns, "blk")
-    assert img.stat().st_size == 4 << 20
-    assert img.read_bytes()[:4] == b"disk"
+    with open(csi.pvc_host_path(kube_ns, "blk"), "rb") as f:
+        assert f.seek(0, 2) == 4 << 20
+        f.seek(0)
+        assert f.read(4) == b"disk"
+    assert csi.pod_log(kube_ns, "rw") == (
+        "file\n" if loop_devices_available() else "block\n")
     pv = k.get("v1", "PersistentVolumeClaim", "blk", kube_ns)["spec"][
         "volumeName"]
     assert k.get("v1", "PersistentVolume", pv)["spec"]["csi"]["driver"] == \
@@ -603,3 +607,41 @@ def test_namespace_deletion_ends_its_pods(kube_cluster):
     k.delete("v1", "Namespace", ns)
     k.wait("v1", "Namespace", ns, until=lambda o: o is None, timeout=60,
            what="deleted")
+
+
+# ---- hoist's own programs as pods ----
+
+def test_hoist_copy_in_a_pod_onto_a_block_pvc(kube_cluster, kube_ns,
+                                              hoist_bin, tmp_path):
+    """hoist (the ASan build) runs as a pod's command and writes a qcow2
+    image onto a Block PVC (a loop device at the devicePath), byte for byte
+    what qemu-img makes of it."""
+    if loop_devices_available():
+        pytest.skip("needs a loop device: " + loop_devices_available())
+    from diskutil import MiB, assert_same_content, qemu_img, qemu_io, \
+        reference_raw
+    src = tmp_path / "in.qcow2"
+    qemu_img("create", "-f", "qcow2", src, "8M")
+    qemu_io(src, "qcow2", "write -P 0x5a 1M 64k", "write -P 0x33 7M 4k")
+    k = kube_cluster.kube
+    pv = kube_cluster.static_pv(size="8Mi", mode="Block", backing="loop",
+                                storage_class="hoist-static-wffc")
+    k.create(pvc("disk", "hoist-static-wffc", size="8Mi", mode="Block"),
+             namespace=kube_ns)
+    p = pod("copy", "", volumes=[
+        claim_volume("disk", "disk"),
+        {"name": "src", "hostPath": {"path": str(tmp_path),
+                                     "type": "Directory"}}],
+        mounts=[{"name": "src", "mountPath": "/source", "readOnly": True}],
+        devices=[{"name": "disk", "devicePath": "/dev/xvda"}])
+    p["spec"]["containers"][0]["command"] = [
+        str(hoist_bin), "copy", "--no-progress", "/source/in.qcow2",
+        "/dev/xvda"]
+    k.create(p, namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "copy", timeout=120)
+    ref = reference_raw(src, tmp_path / "ref.raw")
+    out = tmp_path / "out.raw"
+    with open(kube_cluster.pv_host_path(pv), "rb") as dev, \
+            open(out, "wb") as f:
+        f.write(dev.read(8 * MiB))
+    assert_same_content(ref, out)

@@ -12,8 +12,12 @@ populator: that is the behaviour volume populators (and hoist) rely on.
 CreateVolume makes a directory (mount volumes) or a sparse file of the
 requested capacity (block volumes) named after the volume under --root;
 the volume id is that name, and the test node agent finds a CSI PV's data
-at <root>/<volumeHandle>. DeleteVolume removes it. No node service: the
-node agent stands in for kubelet and its CSI calls.
+at <root>/<volumeHandle>. With --loop, a block volume's file is attached
+to a loop device and <root>/<volumeHandle> is a symbolic link to that
+device, so pods see a real block device (the file is <name>.img).
+DeleteVolume removes it (and detaches the loop device); so does the
+plugin's exit for the loop devices. No node service: the node agent
+stands in for kubelet and its CSI calls.
 
 Needs Debian's python3-grpcio and python3-protobuf; the CSI messages are
 compiled from csi.proto (the version the provisioner was built with) with
@@ -55,6 +59,8 @@ def main():
     ap.add_argument("--root", required=True, help="where volumes are made")
     ap.add_argument("--proto", required=True, help="csi.proto")
     ap.add_argument("--name", default=DRIVER)
+    ap.add_argument("--loop", action="store_true",
+                    help="block volumes on loop devices")
     args = ap.parse_args()
 
     import grpc
@@ -107,13 +113,23 @@ def main():
             req.capacity_range.limit_bytes or 1 << 30
         path = root / name
         with lock:
-            if path.exists():
-                if path.is_file() != block:
+            if os.path.lexists(path):
+                if path.is_dir() == block:
                     fail(context, grpc.StatusCode.ALREADY_EXISTS,
                          "volume %s exists with another access type" % name)
             elif block:
-                with open(path, "wb") as f:
+                img = root / (name + ".img") if args.loop else path
+                with open(img, "wb") as f:
                     f.truncate(size)
+                if args.loop:
+                    p = subprocess.run(["losetup", "--find", "--show",
+                                        str(img)], capture_output=True,
+                                       text=True)
+                    if p.returncode != 0:
+                        img.unlink()
+                        fail(context, grpc.StatusCode.RESOURCE_EXHAUSTED,
+                             "losetup: " + p.stderr.strip())
+                    os.symlink(p.stdout.strip(), path)
             else:
                 path.mkdir(mode=0o777)
                 os.chmod(path, 0o777)
@@ -125,12 +141,8 @@ def main():
         if not vid or "/" in vid or vid.startswith("."):
             fail(context, grpc.StatusCode.INVALID_ARGUMENT,
                  "bad volume id %r" % vid)
-        path = root / vid
         with lock:
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
+            remove(root / vid)
         return csi.DeleteVolumeResponse()
 
     def validate_volume_capabilities(req, context):
@@ -175,6 +187,28 @@ def main():
           file=sys.stderr, flush=True)
     stop.wait()
     server.stop(1)
+    with lock:  # loop devices do not outlive the plugin
+        for p in root.iterdir():
+            if p.is_symlink():
+                detach(p)
+
+
+def detach(link):
+    dev = os.readlink(link)
+    subprocess.run(["losetup", "-d", dev], capture_output=True)
+    link.unlink()
+
+
+def remove(path):
+    if path.is_symlink():  # a block volume on a loop device
+        detach(path)
+        img = path.with_name(path.name + ".img")
+        if img.exists():
+            img.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
 
 
 if __name__ == "__main__":

@@ -457,7 +457,8 @@ class Cluster:
         self._start("csi-plugin", [
             "/usr/bin/python3", CSI_PLUGIN, "--endpoint", sock,
             "--root", self.storage / "csi", "--proto",
-            self.bin / "csi.proto", "--name", CSI_DRIVER])
+            self.bin / "csi.proto", "--name", CSI_DRIVER] + (
+            [] if loop_devices_available() else ["--loop"]))
         self._start("csi-provisioner", [
             self.bin / "csi-provisioner", "--csi-address", sock,
             "--kubeconfig", kubeconfig, "--leader-election=false",
