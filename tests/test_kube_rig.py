@@ -154,6 +154,26 @@ def test_in_cluster_client(kube_cluster, kube_ns):
         "system:serviceaccount:%s:default" % kube_ns
 
 
+def test_run_as_user_and_missing_command(kube_cluster, kube_ns):
+    k = kube_cluster.kube
+    k.create(pod("nobody", "id -u; id -g",
+                 securityContext={"runAsUser": 65534, "runAsGroup": 65534}),
+             namespace=kube_ns)
+    kube_cluster.wait_pod(kube_ns, "nobody")
+    assert kube_cluster.pod_log(kube_ns, "nobody") == "65534\n65534\n"
+    p = pod("missing", "")
+    p["spec"]["containers"][0]["command"] = ["/nonexistent/hoist-populator"]
+    k.create(p, namespace=kube_ns)
+    p = k.wait("v1", "Pod", "missing", kube_ns, timeout=30,
+               what="waiting with CreateContainerError",
+               until=lambda p: p and p.get("status", {}).get(
+                   "containerStatuses") and state(p)["state"].get(
+                   "waiting", {}).get("reason") == "CreateContainerError")
+    assert "/nonexistent/hoist-populator" in \
+        state(p)["state"]["waiting"]["message"]
+    assert p["status"]["phase"] == "Pending"
+
+
 def test_kubectl_logs_follow(kube_cluster, kube_ns):
     k = kube_cluster.kube
     k.create(pod("talker", "for i in 1 2 3; do echo line $i; sleep 0.5; "

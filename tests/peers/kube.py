@@ -103,8 +103,8 @@ def csi_plugin_unavailable():
     """Why the CSI plugin cannot run here, or None."""
     if not os.path.exists("/usr/bin/python3"):
         return "no /usr/bin/python3"
-    p = subprocess.run(["/usr/bin/python3", "-c", "import grpc, google.protobuf"],
-                       capture_output=True)
+    p = subprocess.run(["/usr/bin/python3", "-c",
+                        "import grpc, google.protobuf"], capture_output=True)
     if p.returncode != 0:
         return "python3-grpcio or python3-protobuf is missing: run tests/setup"
     if not shutil.which("protoc"):

@@ -717,8 +717,9 @@ class PodWorker(threading.Thread):
                          % (shlex.quote(src), shlex.quote(target),
                             shlex.quote(what), shlex.quote(target)))
             if ro:
+                q = shlex.quote(target)
                 lines.append("mount -o remount,bind,ro %s || fail cannot "
-                             "make %s read-only" % ((shlex.quote(target),) * 2))
+                             "make %s read-only" % (q, q))
         return lines
 
     def start_container(self, c):
@@ -753,15 +754,16 @@ class PodWorker(threading.Thread):
             wd = spec.get("workingDir") or "/"
             lines.append("cd %s || fail cannot enter %s"
                          % (shlex.quote(wd), shlex.quote(wd)))
-            if sc.get("runAsUser") is not None or sc.get("runAsGroup") is not None:
+            if "runAsUser" in sc or "runAsGroup" in sc:
                 uid = sc.get("runAsUser", 0)
-                gid = sc.get("runAsGroup", sc.get("runAsUser", 0))
-                lines.append('exec setpriv --reuid=%d --regid=%d --clear-groups '
-                             '-- "$@"' % (uid, gid))
+                gid = sc.get("runAsGroup", uid)
+                lines.append('exec setpriv --reuid=%d --regid=%d '
+                             '--clear-groups -- "$@"' % (uid, gid))
             else:
                 lines.append('exec "$@"')
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            c.log_file = self.log_dir / ("%s-%d.log" % (c.name, c.restart_count))
+            c.log_file = self.log_dir / ("%s-%d.log"
+                                         % (c.name, c.restart_count))
             out = open(c.log_file, "ab")
             try:
                 c.proc = subprocess.Popen(
@@ -878,7 +880,7 @@ class PodWorker(threading.Thread):
             if any(c.exit_code != 0 for c in cs):
                 return "Failed"
             return "Succeeded"
-        if any(c.terminated or c.restart_at is not None for c in cs):
+        if any(c.started_at for c in cs):  # restarting
             return "Running"
         return "Pending"
 
