@@ -10,6 +10,8 @@ import uuid
 
 import pytest
 
+from peers.imageio import imageio_daemon, imageio_pki, imageio_venv, \
+    nbd_server  # noqa: F401
 from peers.kube import *  # noqa: F401,F403
 from peers.kube import loop_devices_available
 
@@ -665,3 +667,75 @@ def test_hoist_copy_in_a_pod_onto_a_block_pvc(kube_cluster, kube_ns,
             open(out, "wb") as f:
         f.write(dev.read(8 * MiB))
     assert_same_content(ref, out)
+
+
+
+def test_hoist_populator_pod_onto_a_csi_block_volume(
+        kube_cluster, kube_ns, build_dir, tmp_path, imageio_daemon,
+        nbd_server):
+    """hoist-populator as a populator pod runs it: the imageio source (the
+    real daemon), the target a CSI Block volume at /dev/block, the CA from
+    a Secret volume, /metrics on the pod's IP scraped during the copy, and
+    the summary in the pod's termination message."""
+    import urllib.request
+    from diskutil import MiB, qemu_io
+    populator = build_dir / "src" / "populator" / "hoist-populator"
+    if not populator.exists():
+        pytest.skip("hoist-populator is not built")
+    if kube_cluster.csi_unavailable:
+        pytest.skip("CSI classes: " + kube_cluster.csi_unavailable)
+    if loop_devices_available():
+        pytest.skip("needs loop devices: " + loop_devices_available())
+    size = 24 * MiB
+    src = tmp_path / "in.raw"
+    with open(src, "wb") as f:
+        f.truncate(size)
+    for off, pattern in ((0, 0x11), (9 * MiB, 0x22), (20 * MiB, 0x33)):
+        qemu_io(src, "raw", "write -P %d %d %d" % (pattern, off, 4 * MiB))
+    nbd = nbd_server(src, "raw", bps=4 * MiB)  # about 3 s
+    tid = imageio_daemon.add_ticket(nbd.url, size)
+    k = kube_cluster.kube
+    k.create({"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "imageio-ca", "namespace": kube_ns},
+              "stringData": {"ca.pem": imageio_daemon.pki["ca"].read_text()}})
+    k.create(pvc("disk", "hoist-csi", size="32Mi", mode="Block"),
+             namespace=kube_ns)
+    p = pod("populate", "", volumes=[
+        claim_volume("target", "disk"),
+        {"name": "ca", "secret": {"secretName": "imageio-ca"}}],
+        mounts=[{"name": "ca", "mountPath": "/etc/hoist-ca"}],
+        devices=[{"name": "target", "devicePath": "/dev/block"}],
+        env=[{"name": "POD_IP", "valueFrom": {"fieldRef": {
+            "fieldPath": "status.podIP"}}}],
+        ports=[{"name": "metrics", "containerPort": 8443}])
+    p["spec"]["containers"][0]["command"] = [
+        str(populator), "imageio", "--url", imageio_daemon.url(tid),
+        "--cacert", "/etc/hoist-ca/ca.pem", "--volume-path", "/dev/block",
+        "--owner-uid", "pvc-uid-1", "--secret-dir", "/nonexistent",
+        "--metrics-addr", "$(POD_IP):8443", "--metrics-insecure-http",
+        "--progress-interval", "0.5"]
+    k.create(p, namespace=kube_ns)
+    running = kube_cluster.wait_pod(kube_ns, "populate",
+                                    phases=("Running", "Succeeded"))
+    url = "http://%s:8443/metrics" % running["status"]["podIP"]
+    seen = None
+    deadline = time.monotonic() + 30
+    while seen is None and time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                text = r.read().decode()
+            for line in text.splitlines():
+                if line.startswith("hoist_populator_bytes_copied"):
+                    if float(line.split()[-1]) > 0:
+                        seen = line
+        except OSError:
+            pass
+        time.sleep(0.1)
+    assert seen and 'owner_uid="pvc-uid-1"' in seen, "no progress scraped"
+    done = kube_cluster.wait_pod(kube_ns, "populate", timeout=120)
+    summary = json.loads(state(done)["state"]["terminated"]["message"])
+    assert summary["result"] == "succeeded", summary
+    assert summary["bytes_copied"] == 12 * MiB
+    with open(kube_cluster.pvc_host_path(kube_ns, "disk"), "rb") as dev, \
+            open(src, "rb") as s:
+        assert dev.read(size) == s.read()

@@ -64,8 +64,18 @@ command -v go >/dev/null || {
   log "go is missing"
   exit 1
 }
-start=$(date +%s)
+# one build at a time (test runs of other work trees may start together);
+# the one that waited finds the stamps of the other
 mkdir -p "$bin"
+exec 9>"$cache/.lock"
+flock 9
+todo=()
+for s in "${steps[@]}"; do done_step "$s" || todo+=("$s"); done
+if ((${#todo[@]} == 0)); then
+  echo "$bin"
+  exit 0
+fi
+start=$(date +%s)
 export GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 export GOCACHE=$cache/go-build
 gobuild() { nice -n 19 go "$@"; }
@@ -131,19 +141,19 @@ build_kube() {
   done
   log "building Kubernetes $KUBE_VERSION and etcd (this takes a while once)"
   cd "$cache/src/kube"
-  gobuild build -mod=mod -trimpath -ldflags "$ldflags" -o "$bin/" \
+  gobuild build -mod=mod -trimpath -ldflags "$ldflags" -o "$out/" \
     k8s.io/kubernetes/cmd/kube-apiserver \
     k8s.io/kubernetes/cmd/kube-controller-manager \
     k8s.io/kubernetes/cmd/kube-scheduler \
     k8s.io/kubernetes/cmd/kubectl
   # the etcd that Kubernetes pins (go.etcd.io/etcd/server/v3 is a main package)
-  gobuild build -mod=mod -trimpath -ldflags "-s -w" -o "$bin/etcd" \
+  gobuild build -mod=mod -trimpath -ldflags "-s -w" -o "$out/etcd" \
     go.etcd.io/etcd/server/v3
 }
 
 build_lpp() { # a plain `go install`: no replace lines
   log "building local-path-provisioner $LPP_VERSION"
-  GOBIN=$bin gobuild install -trimpath -ldflags "-s -w" \
+  GOBIN=$out gobuild install -trimpath -ldflags "-s -w" \
     "github.com/rancher/local-path-provisioner@$LPP_VERSION"
 }
 
@@ -154,26 +164,30 @@ build_csi() {
   cd "$cache/src/csi-provisioner"
   gobuild build -mod=mod -trimpath \
     -ldflags "-s -w -X main.version=$CSI_PROVISIONER_VERSION" \
-    -o "$bin/csi-provisioner" \
+    -o "$out/csi-provisioner" \
     github.com/kubernetes-csi/external-provisioner/v6/cmd/csi-provisioner
   # the CSI protocol of that provisioner, for the rig's CSI plugin
   local spec
   spec=$(go list -mod=mod -m -f '{{.Dir}}' \
     github.com/container-storage-interface/spec)
-  install -m 644 "$spec/csi.proto" "$bin/csi.proto"
+  install -m 644 "$spec/csi.proto" "$out/csi.proto"
 }
 
+out=$cache/staging
 for s in "${todo[@]}"; do
-  rm -f "$bin/.stamp-$s"
+  rm -rf "$out" "$bin/.stamp-$s"
+  mkdir -p "$out"
   ("build_$s")
   for f in ${outputs[$s]}; do
-    [ -s "$bin/$f" ] || {
+    [ -s "$out/$f" ] || {
       log "$f was not built"
       exit 1
     }
+    mv -f "$out/$f" "$bin/$f"
   done
   echo "${want[$s]}" >"$bin/.stamp-$s"
 done
+rm -rf "$out"
 rm -rf "$GOCACHE"
 log "built ${todo[*]} in $(($(date +%s) - start)) s"
 echo "$bin"
