@@ -657,7 +657,7 @@ def test_hoist_copy_in_a_pod_onto_a_block_pvc(kube_cluster, kube_ns,
         mounts=[{"name": "src", "mountPath": "/source", "readOnly": True}],
         devices=[{"name": "disk", "devicePath": "/dev/xvda"}])
     p["spec"]["containers"][0]["command"] = [
-        str(hoist_bin), "copy", "--no-progress", "/source/in.qcow2",
+        str(hoist_bin.resolve()), "copy", "--no-progress", "/source/in.qcow2",
         "/dev/xvda"]
     k.create(p, namespace=kube_ns)
     kube_cluster.wait_pod(kube_ns, "copy", timeout=120)
@@ -679,7 +679,7 @@ def test_hoist_populator_pod_onto_a_csi_block_volume(
     the summary in the pod's termination message."""
     import urllib.request
     from diskutil import MiB, qemu_io
-    populator = build_dir / "src" / "populator" / "hoist-populator"
+    populator = (build_dir / "src" / "populator" / "hoist-populator").resolve()
     if not populator.exists():
         pytest.skip("hoist-populator is not built")
     if kube_cluster.csi_unavailable:

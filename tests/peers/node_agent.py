@@ -738,7 +738,8 @@ class PodWorker(threading.Thread):
                 raise NotReady("CreateContainerError",
                                'exec: "%s": executable file not found in '
                                '$PATH' % exe)
-        elif not os.access(exe, os.X_OK):
+        elif not os.access(os.path.join(spec.get("workingDir") or "/", exe),
+                           os.X_OK):
             raise NotReady("CreateContainerError",
                            'exec: "%s": no such file or not executable'
                            % exe)
