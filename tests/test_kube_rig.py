@@ -114,6 +114,7 @@ def test_populator_api_is_served(kube_cluster):
 
 def test_pod_runs_to_completion_with_env_and_secret(kube_cluster, kube_ns):
     k = kube_cluster.kube
+    creds = "/etc/hoist-rig-%s" % uuid.uuid4().hex[:8]  # mounted, then gone
     k.create({"apiVersion": "v1", "kind": "Secret",
               "metadata": {"name": "creds", "namespace": kube_ns},
               "stringData": {"user": "admin@internal", "ca.pem": "PEM"}})
@@ -123,11 +124,11 @@ def test_pod_runs_to_completion_with_env_and_secret(kube_cluster, kube_ns):
     p = pod("env", 'test "$USER_NAME" = admin@internal && '
                    'test "$CFG_MODE" = fast && '
                    'test "$POD_NAME" = env && test "$MSG" = "hi env" && '
-                   'test "$(cat /etc/hoist-creds/ca.pem)" = PEM && '
+                   'test "$(cat %s/ca.pem)" = PEM && '
                    'test -s /var/run/secrets/kubernetes.io/serviceaccount/'
-                   'token && echo "all good"',
+                   'token && echo "all good"' % creds,
             volumes=[{"name": "creds", "secret": {"secretName": "creds"}}],
-            mounts=[{"name": "creds", "mountPath": "/etc/hoist-creds"}],
+            mounts=[{"name": "creds", "mountPath": creds}],
             env=[{"name": "USER_NAME", "valueFrom": {"secretKeyRef": {
                 "name": "creds", "key": "user"}}},
                 {"name": "POD_NAME", "valueFrom": {"fieldRef": {
@@ -140,7 +141,7 @@ def test_pod_runs_to_completion_with_env_and_secret(kube_cluster, kube_ns):
     assert t["exitCode"] == 0 and t["reason"] == "Completed"
     assert done["status"]["podIP"].startswith("127.")
     assert kube_cluster.pod_log(kube_ns, "env") == "all good\n"
-    assert not os.path.exists("/etc/hoist-creds"), \
+    assert not os.path.exists(creds), \
         "the mount point was not removed from the host"
 
 
@@ -353,9 +354,10 @@ def test_dynamic_wffc_pvc_binds_for_its_first_consumer(kube_cluster,
     time.sleep(2)
     c = k.get("v1", "PersistentVolumeClaim", "disk", kube_ns)
     assert c["status"]["phase"] == "Pending"  # no consumer yet
-    k.create(pod("writer", "echo populated > /target/disk.img",
+    target = "/mnt/hoist-rig-%s" % uuid.uuid4().hex[:8]
+    k.create(pod("writer", "echo populated > %s/disk.img" % target,
                  volumes=[claim_volume("target", "disk")],
-                 mounts=[{"name": "target", "mountPath": "/target"}]),
+                 mounts=[{"name": "target", "mountPath": target}]),
              namespace=kube_ns)
     done = kube_cluster.wait_pod(kube_ns, "writer", timeout=90)
     c = k.get("v1", "PersistentVolumeClaim", "disk", kube_ns)
@@ -364,7 +366,7 @@ def test_dynamic_wffc_pvc_binds_for_its_first_consumer(kube_cluster,
         "volume.kubernetes.io/selected-node"] == kube_cluster.node_name
     path = kube_cluster.pvc_host_path(kube_ns, "disk")
     assert (path / "disk.img").read_text() == "populated\n"
-    assert not os.path.exists("/target")
+    assert not os.path.exists(target)
     assert done["spec"]["nodeName"] == kube_cluster.node_name
 
 
@@ -393,11 +395,13 @@ def test_static_block_pv_binds_and_pod_writes_device(kube_cluster, kube_ns,
                                 storage_class="hoist-static-wffc")
     k.create(pvc("blk", "hoist-static-wffc", size="8Mi", mode="Block"),
              namespace=kube_ns)
-    k.create(pod("dd", "printf hoist-block | dd of=/dev/xvdb bs=512 seek=1 "
+    dev = "/dev/hoist-rig-%s" % uuid.uuid4().hex[:8]
+    k.create(pod("dd", "printf hoist-block | dd of=%s bs=512 seek=1 "
                        "conv=notrunc,fsync 2>/dev/null && "
-                       "[ -b /dev/xvdb ] && echo block || echo file",
+                       "{ [ -b %s ] && echo block || echo file; }"
+                       % (dev, dev),
                  volumes=[claim_volume("disk", "blk")],
-                 devices=[{"name": "disk", "devicePath": "/dev/xvdb"}]),
+                 devices=[{"name": "disk", "devicePath": dev}]),
              namespace=kube_ns)
     kube_cluster.wait_pod(kube_ns, "dd", timeout=60)
     bound = k.get("v1", "PersistentVolumeClaim", "blk", kube_ns)
@@ -411,7 +415,7 @@ def test_static_block_pv_binds_and_pod_writes_device(kube_cluster, kube_ns,
         assert f.read(11) == b"hoist-block"
     assert kube_cluster.pod_log(kube_ns, "dd") == (
         "block\n" if backing == "loop" else "file\n")
-    assert not os.path.exists("/dev/xvdb")
+    assert not os.path.exists(dev)
 
 
 def test_pod_waits_for_its_claim(kube_cluster, kube_ns):
@@ -657,7 +661,7 @@ def test_hoist_copy_in_a_pod_onto_a_block_pvc(kube_cluster, kube_ns,
         mounts=[{"name": "src", "mountPath": "/source", "readOnly": True}],
         devices=[{"name": "disk", "devicePath": "/dev/xvda"}])
     p["spec"]["containers"][0]["command"] = [
-        str(hoist_bin), "copy", "--no-progress", "/source/in.qcow2",
+        str(hoist_bin.resolve()), "copy", "--no-progress", "/source/in.qcow2",
         "/dev/xvda"]
     k.create(p, namespace=kube_ns)
     kube_cluster.wait_pod(kube_ns, "copy", timeout=120)
@@ -679,7 +683,7 @@ def test_hoist_populator_pod_onto_a_csi_block_volume(
     the summary in the pod's termination message."""
     import urllib.request
     from diskutil import MiB, qemu_io
-    populator = build_dir / "src" / "populator" / "hoist-populator"
+    populator = (build_dir / "src" / "populator" / "hoist-populator").resolve()
     if not populator.exists():
         pytest.skip("hoist-populator is not built")
     if kube_cluster.csi_unavailable:

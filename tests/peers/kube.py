@@ -533,9 +533,17 @@ class Cluster:
             if phase in phases:
                 return True
             if phase in ("Succeeded", "Failed"):
-                raise AssertionError("pod %s/%s is %s, not %s:\n%s" % (
+                logs = ""
+                for c in p["spec"]["containers"]:
+                    try:
+                        logs += "\n--- log of %s:\n%s" % (
+                            c["name"], self.pod_log(ns, name, c["name"])[
+                                -3000:])
+                    except (ApiError, OSError):
+                        pass
+                raise AssertionError("pod %s/%s is %s, not %s:\n%s%s" % (
                     ns, name, phase, "/".join(phases),
-                    json.dumps(p["status"], indent=1)))
+                    json.dumps(p["status"], indent=1), logs))
             return False
         return self.kube.wait("v1", "Pod", name, ns, until=done,
                               timeout=timeout, what="/".join(phases))

@@ -264,7 +264,6 @@ class Container:
         self.container_id = ""
         self.term_file = None
         self.log_file = None
-        self.killed = False
         self.handled = ""  # the container id whose exit was handled
         self.mountpoints = []  # acquired on the host for this run
 
@@ -738,7 +737,8 @@ class PodWorker(threading.Thread):
                 raise NotReady("CreateContainerError",
                                'exec: "%s": executable file not found in '
                                '$PATH' % exe)
-        elif not os.access(exe, os.X_OK):
+        elif not os.access(os.path.join(spec.get("workingDir") or "/", exe),
+                           os.X_OK):
             raise NotReady("CreateContainerError",
                            'exec: "%s": no such file or not executable'
                            % exe)
@@ -776,7 +776,6 @@ class PodWorker(threading.Thread):
         except BaseException:
             self.release_mountpoints(c)
             raise
-        c.killed = False
         c.started_at = now()
         c.container_id = "hoist://%s-%s-%d" % (self.uid[:8], c.name,
                                                c.restart_count)
@@ -803,12 +802,8 @@ class PodWorker(threading.Thread):
             reason = "StartError"
             msg = msg or start_error.read_text().strip()
             start_error.unlink()
-        elif code == 0:
-            reason = "Completed"
-        elif code == 137 and c.killed:
-            reason = "Error"
         else:
-            reason = "Error"
+            reason = "Completed" if code == 0 else "Error"
         if (not msg and code != 0 and c.spec.get("terminationMessagePolicy")
                 == "FallbackToLogsOnError"):
             msg = tail(c.log_file, FALLBACK_LOG_LINES, FALLBACK_LOG_BYTES)
@@ -825,7 +820,6 @@ class PodWorker(threading.Thread):
         running = [c for c in self.init_containers + self.containers
                    if c.proc is not None]
         for c in running:
-            c.killed = True
             try:
                 os.killpg(c.proc.pid, signal.SIGTERM)
             except ProcessLookupError:
