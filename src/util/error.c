@@ -9,8 +9,8 @@
 static _Thread_local char *error_msg;
 static _Thread_local int error_num;
 
-static void error_vset(int errnum, const char *suffix, const char *fmt,
-                       va_list ap)
+static __attribute__((format(printf, 3, 0))) void
+error_vset(int errnum, const char *suffix, const char *fmt, va_list ap)
 {
   char *msg = NULL;
 
