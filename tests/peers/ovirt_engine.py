@@ -500,7 +500,19 @@ class FakeEngine:
     def stop(self):
         self._stop.set()
         if self.server:
-            self.server.shutdown()
+            # serve_forever() can sit in accept() on the TLS listening
+            # socket (the handshake runs there); connections that close at
+            # once unblock it so that shutdown() can finish.
+            stopper = threading.Thread(target=self.server.shutdown,
+                                       daemon=True)
+            stopper.start()
+            while stopper.is_alive():
+                try:
+                    socket.create_connection(("127.0.0.1", self.port),
+                                             timeout=1).close()
+                except OSError:
+                    pass
+                stopper.join(0.5)
             self.server.server_close()
             self.server = None
         with self.lock:
