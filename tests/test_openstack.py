@@ -862,3 +862,36 @@ def test_migrate_usage(tmp_path, hoist_bin, openstack):
     assert "openstack://" in p.stdout and "--os-auth-url" in p.stdout
     p = run(hoist_bin, "inventory", "openstack", "--help")
     assert p.returncode == 0 and "leftovers" in p.stdout
+
+
+def test_interrupt_while_exporting_deletes_the_temporaries(
+        tmp_path, hoist_bin, openstack, cloud):
+    """SIGINT while hoist waits for an upload that never ends: it stops,
+    deletes the snapshot, volume and image, and exits 130."""
+    import signal
+    c = cloud["cloud"]
+    vol = c.add_volume("stuck", tmp_path / "missing.raw")
+    c.add_server("stuck-1", flavor(1, 512), volumes=[(vol, "/dev/vda")])
+    images_before = set(c.created_images)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [str(hoist_bin), "migrate", "--source", "openstack://", "--vm",
+         "stuck-1", "--target", "dir:%s" % out],
+        env=clean_os_env(openstack.env()), stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "exporting disk-0" in line:
+            break
+    deadline = time.time() + 30
+    while time.time() < deadline and \
+            len(set(c.created_images) - images_before) == 0:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(60) == 130, "".join(lines) + rest
+    assert "interrupted" in rest
+    assert not (out / "stuck-1").exists()
+    assert c.leftovers() == []
+    made = set(c.created_images) - images_before
+    assert made and not made & {i["id"] for i in openstack.list_images()}

@@ -45,6 +45,7 @@ struct glance_source {
   unsigned char head[1024]; /* the file's first bytes (ranges only) */
   size_t head_len;
   struct glance_digest digest; /* md NULL: nothing to check */
+  const _Atomic bool *cancel;  /* see glance_disk_options */
 
   pthread_mutex_t lock; /* the idle connections */
   struct glance_conn **idle;

@@ -139,6 +139,8 @@ int glance_get(struct glance_source *g, struct glance_conn *c, void *buf,
   int r, tries;
 
   for (tries = 0;; tries++) {
+    if (g->cancel && atomic_load(g->cancel))
+      return error_set(EINTR, "%s: interrupted", g->bs.name);
     r = os_session_prepare(g->session, c->conn, &c->gen);
     if (r < 0)
       return r;
@@ -407,6 +409,7 @@ int glance_open_disk(struct os_session *s, const char *image_id,
     r = glance_source_open(s, image_id, shown, img.size, &g);
   if (r == 0) {
     g->owns_session = o->owns_session;
+    g->cancel = o->cancel;
     owned = false;
   }
   if (r == 0 && img.hash_value)
