@@ -862,3 +862,103 @@ def test_migrate_usage(tmp_path, hoist_bin, openstack):
     assert "openstack://" in p.stdout and "--os-auth-url" in p.stdout
     p = run(hoist_bin, "inventory", "openstack", "--help")
     assert p.returncode == 0 and "leftovers" in p.stdout
+
+
+def test_interrupt_while_exporting_deletes_the_temporaries(
+        tmp_path, hoist_bin, openstack, cloud):
+    """SIGINT while hoist waits for an upload that never ends: it stops,
+    deletes the snapshot, volume and image, and exits 130."""
+    import signal
+    c = cloud["cloud"]
+    vol = c.add_volume("stuck", tmp_path / "missing.raw")
+    c.add_server("stuck-1", flavor(1, 512), volumes=[(vol, "/dev/vda")])
+    images_before = set(c.created_images)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [str(hoist_bin), "migrate", "--source", "openstack://", "--vm",
+         "stuck-1", "--target", "dir:%s" % out],
+        env=clean_os_env(openstack.env()), stderr=subprocess.PIPE, text=True)
+    lines = []
+    for line in proc.stderr:
+        lines.append(line)
+        if "exporting disk-0" in line:
+            break
+    deadline = time.time() + 30
+    while time.time() < deadline and \
+            len(set(c.created_images) - images_before) == 0:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    assert proc.wait(60) == 130, "".join(lines) + rest
+    assert "interrupted" in rest
+    assert not (out / "stuck-1").exists()
+    assert c.leftovers() == []
+    made = set(c.created_images) - images_before
+    assert made and not made & {i["id"] for i in openstack.list_images()}
+
+
+# ---- hoist-populator openstack (Forklift's OpenstackVolumePopulator) ----
+
+def populator(build_dir, tmp_path, openstack, image_id, target, secret,
+              *more):
+    """Runs hoist-populator openstack with the Secret's keys as
+    environment variables (as envFrom injects them)."""
+    env = clean_os_env()
+    env.update(secret)
+    log = tmp_path / "termination-log"
+    return subprocess.run(
+        [str(build_dir / "src" / "populator" / "hoist-populator"),
+         "openstack", "--endpoint", openstack.auth_url, "--image-id",
+         image_id, "--secret-name", "os-secret", "--volume-path",
+         str(target), "--owner-uid", "uid-1", "--termination-log", str(log),
+         "--secret-dir", str(tmp_path / "no-secret"), "--metrics-addr",
+         "none", "--transfer-network", "ns/net"] + [str(m) for m in more],
+        capture_output=True, text=True, env=env, timeout=300)
+
+
+def forklift_secret(openstack, **extra):
+    s = {"authType": "password", "username": USER, "password": PASSWORD,
+         "projectName": PROJECT, "userDomainName": "Default",
+         "projectDomainName": "Default", "regionName": "RegionOne",
+         "availability": "public",
+         "cacert": pathlib.Path(openstack.ca).read_text()}
+    s.update(extra)
+    return s
+
+
+def test_populator_openstack_mode(tmp_path, build_dir, openstack, images):
+    for kind in ("raw", "qcow2"):
+        ref, iid = images[kind]
+        target = tmp_path / ("disk-%s.img" % kind)
+        p = populator(build_dir, tmp_path, openstack, iid, target,
+                      forklift_secret(openstack))
+        assert p.returncode == 0, p.stderr
+        assert "AddressSanitizer" not in p.stderr
+        assert PASSWORD not in p.stderr + p.stdout
+        assert target.read_bytes() == ref.read_bytes()
+        summary = json.loads((tmp_path / "termination-log").read_text())
+        assert summary["result"] == "succeeded", summary
+
+
+def test_populator_openstack_wrong_password_and_bad_hash(
+        tmp_path, build_dir, openstack):
+    src = tmp_path / "in.raw"
+    src.write_bytes(rand(MiB + 3, 51))
+    iid = openstack.upload_image(src, "pop-bad-hash")
+    wrong = "Wr0ng-Populator-Passw0rd"
+    target = tmp_path / "disk.img"
+    p = populator(build_dir, tmp_path, openstack, iid, target,
+                  forklift_secret(openstack, password=wrong))
+    assert p.returncode == 1
+    assert wrong not in p.stderr + p.stdout
+    log = (tmp_path / "termination-log").read_text()
+    assert wrong not in log and "401" in log, log
+    _glance_db(openstack, "UPDATE images SET os_hash_value = ? WHERE id = ?",
+               "cd" * 64, iid)
+    p = populator(build_dir, tmp_path, openstack, iid, target,
+                  forklift_secret(openstack))
+    assert p.returncode == 1
+    assert "does not match" in (tmp_path / "termination-log").read_text()
+    p = populator(build_dir, tmp_path, openstack, iid, target,
+                  forklift_secret(openstack, authType="kerberos"))
+    assert p.returncode == 1 and "authType" in p.stderr

@@ -160,6 +160,12 @@ static int parse_bool(const char *s, bool *ret)
   return -1;
 }
 
+int pop_credential_value(const char *secret_dir, const char *name, char **ret)
+{
+  *ret = NULL;
+  return get_value(secret_dir, name, true, ret);
+}
+
 int pop_credentials_load(const char *secret_dir, struct pop_credentials *c)
 {
   _cleanup_free_ char *insecure = NULL;

@@ -25,6 +25,8 @@ static void usage(FILE *f)
           "  ovirt     an oVirt disk: start an image transfer on the engine\n"
           "            (the flags of Forklift's OvirtVolumePopulator)\n"
           "  imageio   an oVirt imageio ticket URL given directly\n"
+          "  openstack a Glance image (the flags of Forklift's\n"
+          "            OpenstackVolumePopulator)\n"
           "\n"
           "Run 'hoist-populator MODE --help' for the options of a mode.\n"
           "  -h, --help      this help\n"
@@ -53,10 +55,12 @@ int main(int argc, char **argv)
     mode = POP_MODE_OVIRT;
   } else if (streq(argv[1], "imageio")) {
     mode = POP_MODE_IMAGEIO;
+  } else if (streq(argv[1], "openstack")) {
+    mode = POP_MODE_OPENSTACK;
   } else {
     fprintf(stderr,
-            "hoist-populator: unknown mode \"%.40s\"; use ovirt or "
-            "imageio (run 'hoist-populator --help')\n",
+            "hoist-populator: unknown mode \"%.40s\"; use ovirt, imageio "
+            "or openstack (run 'hoist-populator --help')\n",
             argv[1]);
     return 2;
   }

@@ -104,8 +104,7 @@ char *metrics_render(struct pop_state *s)
   put_label(f, a->owner_uid);
   fputs("\",disk_id=\"", f);
   put_label(f, a->disk_id);
-  fprintf(f, "\",mode=\"%s\",cr_name=\"",
-          a->mode == POP_MODE_OVIRT ? "ovirt" : "imageio");
+  fprintf(f, "\",mode=\"%s\",cr_name=\"", pop_mode_name(a->mode));
   put_label(f, a->cr_name);
   fputs("\",cr_namespace=\"", f);
   put_label(f, a->cr_namespace);
@@ -113,10 +112,17 @@ char *metrics_render(struct pop_state *s)
   put_label(f, a->transfer_network);
   fputs("\"} 1\n", f);
   /* Forklift's name and label, for its populator controller. */
-  fputs("# HELP ovirt_progress Progress of the copy in percent.\n"
-        "# TYPE ovirt_progress counter\n"
-        "ovirt_progress{ownerUID=\"",
-        f);
+  if (a->mode == POP_MODE_OPENSTACK)
+    fputs("# HELP openstack_populator_progress Progress of the copy in "
+          "percent.\n"
+          "# TYPE openstack_populator_progress counter\n"
+          "openstack_populator_progress{ownerUID=\"",
+          f);
+  else
+    fputs("# HELP ovirt_progress Progress of the copy in percent.\n"
+          "# TYPE ovirt_progress counter\n"
+          "ovirt_progress{ownerUID=\"",
+          f);
   put_label(f, a->owner_uid);
   fprintf(f, "\"} %.2f\n", ratio * 100);
   if (fclose(f) != 0) {

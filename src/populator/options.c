@@ -47,9 +47,45 @@ static const char common_help[] =
     "Exit status: 0 when the volume is populated, 1 on failure, 2 for a\n"
     "usage error.\n";
 
+const char *pop_mode_name(enum pop_mode mode)
+{
+  return mode == POP_MODE_OVIRT       ? "ovirt"
+         : mode == POP_MODE_OPENSTACK ? "openstack"
+                                      : "imageio";
+}
+
 void pop_usage(FILE *f, enum pop_mode mode)
 {
-  if (mode == POP_MODE_OVIRT)
+  if (mode == POP_MODE_OPENSTACK)
+    fprintf(f,
+            "Usage: hoist-populator openstack --endpoint URL --image-id ID\n"
+            "         --volume-path PATH [OPTIONS]\n"
+            "\n"
+            "Copies a Glance image into a volume: authenticates with\n"
+            "Keystone, reads the image with parallel range GETs (qcow2 and\n"
+            "VMDK decoded to raw on the fly), verifies it against Glance's\n"
+            "checksum (os_hash_value, else md5) before it counts as done.\n"
+            "\n"
+            "Source:\n"
+            "  --endpoint URL         Keystone (the CR's identityUrl), e.g.\n"
+            "                         https://keystone.example:5000/v3\n"
+            "  --image-id ID          the Glance image (the CR's imageId)\n"
+            "  --secret-name NAME     the Secret with the credentials (named\n"
+            "                         in messages)\n"
+            "  --transfer-network NS/NAME  the network the controller\n"
+            "                         attached for the transfer (reported)\n"
+            "\n"
+            "The Secret's keys are Forklift's: authType (password, token,\n"
+            "applicationcredential), username or userID, password, token,\n"
+            "applicationCredentialID or applicationCredentialName,\n"
+            "applicationCredentialSecret, projectName or projectID,\n"
+            "userDomainName/ID, projectDomainName/ID (domainName/ID for\n"
+            "both), regionName, availability (public, internal, admin),\n"
+            "insecureSkipVerify, cacert. A raw image is re-read from the\n"
+            "start after a restart (its checksum covers the whole file).\n"
+            "\n%s",
+            common_help);
+  else if (mode == POP_MODE_OVIRT)
     fprintf(f,
             "Usage: hoist-populator ovirt --engine-url URL --disk-id ID\n"
             "         --volume-path PATH [OPTIONS]\n"
@@ -144,6 +180,8 @@ static int parse_seconds(const char *s, double *ret)
 
 enum {
   OPT_ENGINE_URL = 256,
+  OPT_ENDPOINT,
+  OPT_IMAGE_ID,
   OPT_SECRET_NAME,
   OPT_DISK_ID,
   OPT_TRANSFER_NETWORK,
@@ -169,6 +207,9 @@ enum {
 
 static const struct option long_opts[] = {
     {"engine-url", required_argument, NULL, OPT_ENGINE_URL},
+    {"endpoint", required_argument, NULL, OPT_ENDPOINT},
+    {"identity-url", required_argument, NULL, OPT_ENDPOINT},
+    {"image-id", required_argument, NULL, OPT_IMAGE_ID},
     {"secret-name", required_argument, NULL, OPT_SECRET_NAME},
     {"disk-id", required_argument, NULL, OPT_DISK_ID},
     {"transfer-network", required_argument, NULL, OPT_TRANSFER_NETWORK},
@@ -198,15 +239,24 @@ static const struct option long_opts[] = {
 /* Options that belong to the other mode. */
 static bool foreign_option(enum pop_mode mode, int c)
 {
-  if (mode == POP_MODE_OVIRT)
+  bool openstack = c == OPT_ENDPOINT || c == OPT_IMAGE_ID;
+
+  if (mode == POP_MODE_OPENSTACK)
     return c == OPT_URL || c == OPT_CACERT || c == OPT_INSECURE ||
+           c == OPT_SOURCE_ID || c == OPT_ENGINE_URL || c == OPT_DISK_ID;
+  if (mode == POP_MODE_OVIRT)
+    return openstack || c == OPT_URL || c == OPT_CACERT || c == OPT_INSECURE ||
            c == OPT_SOURCE_ID;
-  return c == OPT_ENGINE_URL || c == OPT_SECRET_NAME ||
+  return openstack || c == OPT_ENGINE_URL || c == OPT_SECRET_NAME ||
          c == OPT_TRANSFER_NETWORK;
 }
 
 static int check_required(const char *m, const struct pop_args *a)
 {
+  if (a->mode == POP_MODE_OPENSTACK && !a->identity_url)
+    return usage_error(m, "%s is required", "--endpoint");
+  if (a->mode == POP_MODE_OPENSTACK && !a->image_id)
+    return usage_error(m, "%s is required", "--image-id");
   if (a->mode == POP_MODE_OVIRT && !a->engine_url)
     return usage_error(m, "%s is required", "--engine-url");
   if (a->mode == POP_MODE_OVIRT && !a->disk_id)
@@ -224,7 +274,7 @@ static int check_required(const char *m, const struct pop_args *a)
 int pop_parse_args(enum pop_mode mode, int argc, char **argv,
                    struct pop_args *a)
 {
-  const char *m = mode == POP_MODE_OVIRT ? "ovirt" : "imageio";
+  const char *m = pop_mode_name(mode);
   char shown[64];
   int c;
 
@@ -247,6 +297,12 @@ int pop_parse_args(enum pop_mode mode, int argc, char **argv,
     switch (c) {
     case OPT_ENGINE_URL:
       a->engine_url = optarg;
+      break;
+    case OPT_ENDPOINT:
+      a->identity_url = optarg;
+      break;
+    case OPT_IMAGE_ID:
+      a->image_id = optarg;
       break;
     case OPT_SECRET_NAME:
       a->secret_name = optarg;

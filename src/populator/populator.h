@@ -22,7 +22,10 @@
 #define POP_DEFAULT_SECRET_DIR "/etc/secret-volume"
 #define POP_DEFAULT_TERMINATION_LOG "/dev/termination-log"
 
-enum pop_mode { POP_MODE_OVIRT, POP_MODE_IMAGEIO };
+enum pop_mode { POP_MODE_OVIRT, POP_MODE_IMAGEIO, POP_MODE_OPENSTACK };
+
+/* "ovirt", "imageio", "openstack" */
+const char *pop_mode_name(enum pop_mode mode);
 
 /* The command line. Strings point into argv. */
 struct pop_args {
@@ -31,6 +34,8 @@ struct pop_args {
   const char *engine_url, *secret_name, *disk_id, *transfer_network;
   /* imageio */
   const char *url, *cacert, *source_id;
+  /* openstack (also secret_name, transfer_network) */
+  const char *identity_url, *image_id;
   bool insecure;
   /* the populator CR and the target PVC */
   const char *cr_name, *cr_namespace, *owner_uid;
@@ -69,6 +74,9 @@ struct pop_credentials {
 };
 
 int pop_credentials_load(const char *secret_dir, struct pop_credentials *c);
+/* Any other key of the Secret (the environment variable, else the file),
+ * one trailing newline dropped; *ret NULL when it is not set. */
+int pop_credential_value(const char *secret_dir, const char *name, char **ret);
 void pop_credentials_clear(struct pop_credentials *c);
 
 /* Prints one line on stderr ("hoist-populator: …"), with every secret

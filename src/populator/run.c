@@ -79,6 +79,8 @@ static int open_source(const struct pop_args *a,
 {
   if (a->mode == POP_MODE_OVIRT)
     return pop_source_open_ovirt(a, c, &stop_requested, s);
+  if (a->mode == POP_MODE_OPENSTACK)
+    return pop_source_open_openstack(a, c, &stop_requested, s);
   return pop_source_open_imageio(a, c, s);
 }
 

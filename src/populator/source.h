@@ -25,6 +25,9 @@ struct pop_source {
 int pop_source_open_imageio(const struct pop_args *a,
                             const struct pop_credentials *c,
                             struct pop_source *s);
+int pop_source_open_openstack(const struct pop_args *a,
+                              const struct pop_credentials *c,
+                              const _Atomic bool *stop, struct pop_source *s);
 int pop_source_open_ovirt(const struct pop_args *a,
                           const struct pop_credentials *c,
                           const _Atomic bool *stop, struct pop_source *s);

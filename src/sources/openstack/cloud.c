@@ -443,7 +443,8 @@ int os_export_start(struct os_cloud *c, const struct vm_disk *d,
 int os_export_open_disk(struct os_export *e, unsigned workers,
                         struct disk **ret)
 {
-  struct glance_disk_options o = {.connections = workers};
+  struct glance_disk_options o = {.connections = workers,
+                                  .cancel = e->cloud->stop};
 
   return glance_open_disk(e->cloud->session, e->image_id, &o, ret);
 }

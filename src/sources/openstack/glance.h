@@ -82,6 +82,9 @@ struct glance_disk_options {
   unsigned connections; /* parallel range GETs; 0: 4 */
   bool owns_session;    /* the disk frees the session when closed (also
                            when opening fails) */
+  /* When set (by a signal handler's thread, say), reads fail at once
+   * with -EINTR. May be NULL. */
+  const _Atomic bool *cancel;
 };
 
 /* Opens the image's data as a disk (see above). The session must outlive

@@ -40,9 +40,12 @@ struct glance_source {
   struct os_session *session;
   bool owns_session;
   struct http_client *client;
-  char *url;                   /* …/v2/images/ID/file */
-  bool ranges;                 /* Glance answered 206 to a Range request */
+  char *url;                /* …/v2/images/ID/file */
+  bool ranges;              /* Glance answered 206 to a Range request */
+  unsigned char head[1024]; /* the file's first bytes (ranges only) */
+  size_t head_len;
   struct glance_digest digest; /* md NULL: nothing to check */
+  const _Atomic bool *cancel;  /* see glance_disk_options */
 
   pthread_mutex_t lock; /* the idle connections */
   struct glance_conn **idle;

@@ -139,6 +139,8 @@ int glance_get(struct glance_source *g, struct glance_conn *c, void *buf,
   int r, tries;
 
   for (tries = 0;; tries++) {
+    if (g->cancel && atomic_load(g->cancel))
+      return error_set(EINTR, "%s: interrupted", g->bs.name);
     r = os_session_prepare(g->session, c->conn, &c->gen);
     if (r < 0)
       return r;
@@ -262,11 +264,12 @@ static const struct bytesource_ops glance_ops = {
     .close = glance_source_close,
 };
 
-/* Whether Glance serves ranges: one byte at the start. */
+/* Whether Glance serves ranges, and the file's first bytes (which tell
+ * its format): one range GET of the head. */
 static int probe_ranges(struct glance_source *g)
 {
   struct glance_conn *c = glance_conn_get(g);
-  unsigned char byte;
+  size_t n = (size_t)MIN(g->bs.size, sizeof g->head);
   uint64_t total = UINT64_MAX;
   int r, tries;
 
@@ -276,7 +279,7 @@ static int probe_ranges(struct glance_source *g)
     r = os_session_prepare(g->session, c->conn, &c->gen);
     if (r < 0)
       break;
-    r = http_get_range(c->conn, g->url, &byte, 1, 0, &total);
+    r = http_get_range(c->conn, g->url, g->head, n, 0, &total);
     if (r == 0 || http_conn_status(c->conn) != 401 || tries > 0)
       break;
     error_clear();
@@ -284,12 +287,13 @@ static int probe_ranges(struct glance_source *g)
       break;
   }
   if (r < 0 && http_conn_status(c->conn) == 200) {
-    /* The whole file instead of a byte: no ranges. */
+    /* The whole file instead of its head: no ranges. */
     error_clear();
     g->ranges = false;
     r = 0;
   } else if (r == 0) {
-    g->ranges = g->bs.size <= 1 || total == g->bs.size;
+    g->ranges = g->bs.size <= n || total == g->bs.size;
+    g->head_len = n;
     if (total != UINT64_MAX && total != g->bs.size)
       r = error_set(EPROTO,
                     "%s: Glance says the image has %" PRIu64
@@ -386,8 +390,6 @@ int glance_open_disk(struct os_session *s, const char *image_id,
   _cleanup_free_ char *shown = NULL;
   struct disk_open_opts dopts = {.open_sibling = no_siblings};
   bool owned = o && o->owns_session;
-  unsigned char head[1024];
-  ssize_t n;
   int r;
 
   if (!o)
@@ -407,6 +409,7 @@ int glance_open_disk(struct os_session *s, const char *image_id,
     r = glance_source_open(s, image_id, shown, img.size, &g);
   if (r == 0) {
     g->owns_session = o->owns_session;
+    g->cancel = o->cancel;
     owned = false;
   }
   if (r == 0 && img.hash_value)
@@ -420,12 +423,7 @@ int glance_open_disk(struct os_session *s, const char *image_id,
   if (!g->ranges)
     return glance_stream_open(
         g, 1, ret); /* checks the content for formats it cannot stream */
-  n = bytesource_peek(&g->bs, head, sizeof head);
-  if (n < 0) {
-    r = -error_code();
-    goto fail;
-  }
-  if (!looks_encoded(head, (size_t)n))
+  if (!looks_encoded(g->head, g->head_len))
     return glance_stream_open(
         g, o->connections ? o->connections : DEFAULT_CONNECTIONS, ret);
   r = glance_source_start_verifier(g);

@@ -198,6 +198,13 @@ static int add_volumes(struct vm *vm, const struct os_inventory *inv,
   for (i = 0; i < srv->volume_ids.len; i++) {
     const struct os_volume *v =
         os_inventory_volume(inv, srv->volume_ids.ptr[i]);
+    bool seen = false;
+    size_t k;
+
+    for (k = 0; v && k < n; k++)
+      seen = seen || vols[k] == v;
+    if (seen)
+      continue; /* listed twice: one disk */
     if (!v) {
       r = vm_add_concern(vm, CONCERN_CRITICAL, "disk-unknown",
                          "attached volume %s is not in Cinder's list",
