@@ -32,6 +32,7 @@
 #include "sources/ova/ova.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 #define P(s) names_printable((s), (char[128]){0}, 128)
 
@@ -537,7 +538,7 @@ static void print_next_steps(const struct migrate_args *a, const struct plan *p)
   printf("/\n");
   for (i = 0; i < p->vm->disks.len; i++)
     printf("  %s.raw: %s, PVC %s (requests %lluMi)\n", p->pvc_names[i],
-           cli_human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
+           human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
            (unsigned long long)kv_pvc_request_mib(p->disks[i].size,
                                                   a->kv.volume_mode));
   printf("  next: kubectl apply -k ");
@@ -766,6 +767,45 @@ static int migrate_ova(const struct netmap *map, const struct migrate_args *a)
   return r;
 }
 
+/* Looks up the VMs named on the command line, each once however often it
+ * is named; a failure is reported here, and gives the exit code. */
+static int
+find_vms(int (*find)(void *provider, const char *name, struct vm **ret),
+         void *provider, const struct migrate_args *a, struct vm_list *vms)
+{
+  size_t i, j;
+  int r = 0;
+
+  for (i = 0; r == 0 && i < a->n_vms; i++) {
+    struct vm *vm = NULL;
+    bool dup = false;
+
+    r = find(provider, a->vms[i], &vm);
+    for (j = 0; r == 0 && j < vms->len; j++)
+      dup = dup || streq(vms->ptr[j]->id, vm->id);
+    if (r == 0 && dup)
+      vm_free(vm);
+    else if (r == 0 && vm_list_append(vms, vm) < 0) {
+      vm_free(vm);
+      r = error_set(ENOMEM, "out of memory");
+    }
+  }
+  if (r == 0)
+    return 0;
+  cli_report_error(NULL);
+  return cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
+}
+
+static int find_ovirt_vm(void *engine, const char *name, struct vm **ret)
+{
+  return ovirt_find_vm(engine, name, ret);
+}
+
+static int find_openstack_vm(void *cloud, const char *name, struct vm **ret)
+{
+  return os_cloud_find_vm(cloud, name, ret);
+}
+
 static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
 {
   static atomic_bool stop;
@@ -776,7 +816,6 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
   };
   struct vm_list vms = {0};
   struct ovirt_config cfg;
-  size_t i, j;
   int r;
 
   if (cli_ovirt_config(&a->ovirt_opts, "migrate", a->source, &cfg) < 0)
@@ -792,26 +831,9 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
     return cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
   }
   src.name = ovirt_engine_origin(src.engine);
-  for (i = 0; r == 0 && i < a->n_vms; i++) {
-    struct vm *vm = NULL;
-    bool dup = false;
-
-    r = ovirt_find_vm(src.engine, a->vms[i], &vm);
-    for (j = 0; r == 0 && j < vms.len; j++)
-      dup = dup || streq(vms.ptr[j]->id, vm->id);
-    if (r == 0 && dup)
-      vm_free(vm);
-    else if (r == 0 && vm_list_append(&vms, vm) < 0) {
-      vm_free(vm);
-      r = error_set(ENOMEM, "out of memory");
-    }
-  }
-  if (r < 0) {
-    cli_report_error(NULL);
-    r = cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
-  } else {
+  r = find_vms(find_ovirt_vm, src.engine, a, &vms);
+  if (r == 0)
     r = run_migration(&src, &vms, NULL, map, a);
-  }
   vm_list_free(&vms);
   ovirt_close(src.engine);
   return r;
@@ -826,7 +848,6 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
   };
   struct vm_list vms = {0};
   struct os_session *session = NULL;
-  size_t i, j;
   int r;
 
   if (a->source)
@@ -851,26 +872,9 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
           "%s migrate: OpenStack migration %s: its temporary snapshots, "
           "volumes and images are named hoist-%s-…\n",
           cli_program, src.migration, src.migration);
-  for (i = 0; r == 0 && i < a->n_vms; i++) {
-    struct vm *vm = NULL;
-    bool dup = false;
-
-    r = os_cloud_find_vm(src.cloud, a->vms[i], &vm);
-    for (j = 0; r == 0 && j < vms.len; j++)
-      dup = dup || streq(vms.ptr[j]->id, vm->id);
-    if (r == 0 && dup)
-      vm_free(vm);
-    else if (r == 0 && vm_list_append(&vms, vm) < 0) {
-      vm_free(vm);
-      r = error_set(ENOMEM, "out of memory");
-    }
-  }
-  if (r < 0) {
-    cli_report_error(NULL);
-    r = 1;
-  } else {
+  r = find_vms(find_openstack_vm, src.cloud, a, &vms);
+  if (r == 0)
     r = run_migration(&src, &vms, NULL, map, a);
-  }
   vm_list_free(&vms);
   os_cloud_close(src.cloud);
   return r;
