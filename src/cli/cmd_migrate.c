@@ -416,6 +416,9 @@ static int openstack_source_finish(struct migrate_source *s, void *handle,
 
 /* ---- the pipeline ---- */
 
+/* Set by the interrupt thread on SIGINT/SIGTERM. */
+static atomic_bool migrate_stop;
+
 /* Copies disk i of the plan into dir/<pvc>.raw. */
 static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
                          struct plan *p, size_t i, const char *dir)
@@ -488,6 +491,11 @@ static int migrate_vm(struct migrate_source *src, const struct migrate_args *a,
        (r = write_file(tmp, "pvcs.yaml", pvcs_yaml)) < 0) ||
       (r = write_file(tmp, "kustomization.yaml", kust_yaml)) < 0)
     goto fail;
+  /* A signal that came after the last copy still means no result. */
+  if (cli_interrupts_signal()) {
+    r = error_set(EINTR, "interrupted");
+    goto fail;
+  }
   /* mkdtemp() made it 0700; give it the mode mkdir() would have. */
   mask = umask(0);
   umask(mask);
@@ -700,9 +708,10 @@ static int run_migration(struct migrate_source *src, const struct vm_list *vms,
     if (r < 0) {
       if (cli_interrupts_signal())
         fprintf(stderr,
-                "%s migrate: VM \"%s\" was not migrated: interrupted; its "
-                "image transfer was cancelled and no output was left\n",
-                cli_program, P(vm_label(p->vm)));
+                "%s migrate: VM \"%s\" was not migrated: interrupted; %sno "
+                "output was left\n",
+                cli_program, P(vm_label(p->vm)),
+                src->engine ? "its image transfer was cancelled and " : "");
       else {
         fprintf(stderr, "%s migrate: VM \"%s\" failed: ", cli_program,
                 P(vm_label(p->vm)));
@@ -808,7 +817,6 @@ static int find_openstack_vm(void *cloud, const char *name, struct vm **ret)
 
 static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
 {
-  static atomic_bool stop;
   struct migrate_source src = {
       .open_disk = ovirt_source_open,
       .finish_disk = ovirt_source_finish,
@@ -820,11 +828,7 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
 
   if (cli_ovirt_config(&a->ovirt_opts, "migrate", a->source, &cfg) < 0)
     return 1;
-  cfg.stop = &stop;
-  if (cli_interrupts_start(&stop) < 0) {
-    cli_report_error(NULL);
-    return 1;
-  }
+  cfg.stop = &migrate_stop;
   r = ovirt_connect(&cfg, &src.engine);
   if (r < 0) {
     cli_report_error(NULL);
@@ -841,7 +845,6 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
 
 static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
 {
-  static atomic_bool stop;
   struct migrate_source src = {
       .open_disk = openstack_source_open,
       .finish_disk = openstack_source_finish,
@@ -852,8 +855,7 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
 
   if (a->source)
     a->os_opts.opt[OPT_OS_AUTH_URL - OPT_OS_AUTH_URL] = a->source;
-  if (os_new_migration_id(src.migration) < 0 ||
-      cli_interrupts_start(&stop) < 0) {
+  if (os_new_migration_id(src.migration) < 0) {
     cli_report_error(NULL);
     return 1;
   }
@@ -865,7 +867,7 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
     cli_report_error(NULL);
     return 1;
   }
-  os_cloud_set_wait(src.cloud, a->ovirt_opts.transfer_timeout, &stop);
+  os_cloud_set_wait(src.cloud, a->ovirt_opts.transfer_timeout, &migrate_stop);
   src.name = "openstack";
   /* Said first, so that whoever must clean up after a crash knows it. */
   fprintf(stderr,
@@ -1075,6 +1077,14 @@ int cmd_migrate(int argc, char **argv)
     cli_report_error(NULL);
     return 1;
   }
+  /* SIGINT/SIGTERM stop the copy between requests, so that a VM's
+   * temporary directory and a source's temporaries are removed. */
+  if (cli_interrupts_start(&migrate_stop) < 0) {
+    cli_report_error(NULL);
+    netmap_free(map);
+    return 1;
+  }
+  a.copts.stop = &migrate_stop;
   if (a.openstack)
     r = migrate_openstack(map, &a);
   else if (a.ovirt)
