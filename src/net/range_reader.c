@@ -9,6 +9,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <signal.h>
@@ -450,6 +451,10 @@ size_t range_get(struct range_conn *conn, void *buf, size_t len,
   }
   if (got < len || (conn->next == conn->end && conn->close_after))
     conn_close(conn);
+  /* Failures leave OpenSSL's per-thread error queue to libcurl, which
+   * takes the rest and must not report ours. */
+  if (got < len)
+    ERR_clear_error();
   {
     struct timespec zero = {0};
     sigset_t pending;
