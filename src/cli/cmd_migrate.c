@@ -424,9 +424,11 @@ static int openstack_source_finish(struct migrate_source *s, void *handle,
 
 /* ---- the pipeline ---- */
 
-/* Copies disk i of the plan into dir/<pvc>.raw. */
+/* Copies disk i of the plan into dir/<pvc>.raw; with parallel, other
+ * disks are copied at the same time (progress shows as lines). */
 static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
-                         struct plan *p, size_t i, const char *dir)
+                         struct plan *p, size_t i, const char *dir,
+                         bool parallel)
 {
   const struct vm_disk *vd = &p->vm->disks.ptr[i];
   _cleanup_free_ char *path = NULL, *label = NULL;
@@ -445,7 +447,8 @@ static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
     r = dest_open_file(path, src->size, NULL, &dst);
   if (r == 0) {
     copy_progress_init(&progress, src);
-    progress_start(&pd, &progress, label, a->progress_mode);
+    progress_start(&pd, &progress, label,
+                   parallel ? a->progress_mode * 2 : a->progress_mode);
     r = copy_disk(src, dst, &a->copts, &progress);
     progress_stop(&pd, r == 0);
   }
@@ -486,7 +489,7 @@ static void *disk_worker(void *arg)
     pthread_mutex_unlock(&j->lock);
     if (i >= j->p->vm->disks.len)
       break;
-    r = copy_one_disk(j->src, j->a, j->p, i, j->dir);
+    r = copy_one_disk(j->src, j->a, j->p, i, j->dir, true);
     if (r == 0)
       continue;
     if (!error_is_set())
@@ -520,7 +523,7 @@ static int copy_disks(struct migrate_source *src, const struct migrate_args *a,
   n = MIN(n, ARRAY_SIZE(threads));
   if (n <= 1) {
     for (i = 0; r == 0 && i < p->vm->disks.len; i++)
-      r = copy_one_disk(src, a, p, i, dir);
+      r = copy_one_disk(src, a, p, i, dir, false);
     return r;
   }
   pthread_mutex_init(&j.lock, NULL);
