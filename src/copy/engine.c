@@ -282,9 +282,18 @@ static void *stream_worker(void *arg)
     pthread_mutex_unlock(&job->lock);
 
     s = &job->slots[idx];
-    r = job->src->ops->decode_chunk(job->src, &s->chunk, w->buf);
-    if (r == 0)
-      r = write_detecting_zeros(job, w->buf, s->chunk.offset, s->chunk.length);
+    if (job->src->ops->chunk_data) {
+      /* The bytes are written from where the source holds them. */
+      r = write_detecting_zeros(job,
+                                job->src->ops->chunk_data(job->src, &s->chunk),
+                                s->chunk.offset, s->chunk.length);
+      job->src->ops->release_chunk(job->src, &s->chunk);
+    } else {
+      r = job->src->ops->decode_chunk(job->src, &s->chunk, w->buf);
+      if (r == 0)
+        r = write_detecting_zeros(job, w->buf, s->chunk.offset,
+                                  s->chunk.length);
+    }
     if (r == 0) {
       atomic_fetch_add(&job->progress->read, s->chunk.payload_len);
       atomic_fetch_add(&job->progress->done, s->chunk.length);
