@@ -401,6 +401,9 @@ static int stream_read(struct job *job)
     if (r <= 0)
       break;
     if (dst->ops->evict && covered > evicted + lag + EVICT_STEP) {
+      /* Writeback of the next step starts now, so that waiting for this
+       * one (started a step ago) rarely blocks the reader on the disk. */
+      dst->ops->evict(dst, evicted + EVICT_STEP, EVICT_STEP, false);
       dst->ops->evict(dst, evicted, EVICT_STEP, true);
       evicted += EVICT_STEP;
     }
