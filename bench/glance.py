@@ -39,6 +39,7 @@ import argparse
 import os
 import pathlib
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -274,6 +275,7 @@ def main():
             pathlib.Path(a.out).write_text("\n".join(lines) + "\n")
     finally:
         o.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -56,9 +56,10 @@ struct glance_stream {
   bool hasher_started;
 
   pthread_mutex_t lock;
-  pthread_cond_t changed;
-  uint64_t next_span; /* next span to claim */
-  uint64_t next_out;  /* next chunk next_chunk() hands out */
+  pthread_cond_t filled; /* a chunk fetched, all hashed, or a failure */
+  pthread_cond_t freed;  /* a slot free again, or a failure */
+  uint64_t next_span;    /* next span to claim */
+  uint64_t next_out;     /* next chunk next_chunk() hands out */
   bool stop, failed, hashed_all;
   char *error; /* the first thread's error */
   int errnum;
@@ -90,7 +91,8 @@ static void stream_fail(struct glance_stream *st)
     st->errnum = errnum ? errnum : EIO;
     msg = NULL;
   }
-  pthread_cond_broadcast(&st->changed);
+  pthread_cond_broadcast(&st->filled);
+  pthread_cond_broadcast(&st->freed);
   pthread_mutex_unlock(&st->lock);
   free(msg);
 }
@@ -130,7 +132,7 @@ static void *fetcher_main(void *arg)
                (j < st->nslots ? s->chunk == UINT64_MAX
                                : s->chunk == j - st->nslots)) &&
              !st->stop && !st->failed)
-        pthread_cond_wait(&st->changed, &st->lock);
+        pthread_cond_wait(&st->freed, &st->lock);
       quit = st->stop || st->failed;
       if (!quit) {
         s->state = SLOT_FILLING;
@@ -148,7 +150,7 @@ static void *fetcher_main(void *arg)
       }
       pthread_mutex_lock(&st->lock);
       s->state = SLOT_READY;
-      pthread_cond_broadcast(&st->changed);
+      pthread_cond_broadcast(&st->filled);
       pthread_mutex_unlock(&st->lock);
     }
   }
@@ -160,9 +162,10 @@ out:
 /* Marks one of a slot's two consumers done; the lock is held. */
 static void slot_done(struct glance_stream *st, struct slot *s)
 {
-  if (s->hashed && s->written)
+  if (s->hashed && s->written) {
     s->state = SLOT_FREE;
-  pthread_cond_broadcast(&st->changed);
+    pthread_cond_broadcast(&st->freed);
+  }
 }
 
 /* Hashes the chunks in order as they arrive. */
@@ -178,7 +181,7 @@ static void *hasher_main(void *arg)
     pthread_mutex_lock(&st->lock);
     while (!(s->state == SLOT_READY && s->chunk == j) && !st->stop &&
            !st->failed)
-      pthread_cond_wait(&st->changed, &st->lock);
+      pthread_cond_wait(&st->filled, &st->lock);
     quit = st->stop || st->failed;
     pthread_mutex_unlock(&st->lock);
     if (quit)
@@ -196,7 +199,7 @@ static void *hasher_main(void *arg)
   }
   pthread_mutex_lock(&st->lock);
   st->hashed_all = true;
-  pthread_cond_broadcast(&st->changed);
+  pthread_cond_broadcast(&st->filled);
   pthread_mutex_unlock(&st->lock);
   return NULL;
 }
@@ -246,7 +249,7 @@ static int stream_next_chunk(struct disk *d, struct disk_chunk *chunk,
       return 0;
     pthread_mutex_lock(&st->lock);
     while (!st->hashed_all && !st->failed)
-      pthread_cond_wait(&st->changed, &st->lock);
+      pthread_cond_wait(&st->filled, &st->lock);
     r = st->failed ? stream_failure(st) : 0;
     pthread_mutex_unlock(&st->lock);
     if (r == 0)
@@ -256,7 +259,7 @@ static int stream_next_chunk(struct disk *d, struct disk_chunk *chunk,
   s = &st->slots[j % st->nslots];
   pthread_mutex_lock(&st->lock);
   while (!(s->state == SLOT_READY && s->chunk == j) && !st->failed)
-    pthread_cond_wait(&st->changed, &st->lock);
+    pthread_cond_wait(&st->filled, &st->lock);
   if (st->failed) {
     r = stream_failure(st);
     pthread_mutex_unlock(&st->lock);
@@ -318,7 +321,8 @@ static void stream_close(struct disk *d)
 
   pthread_mutex_lock(&st->lock);
   st->stop = true;
-  pthread_cond_broadcast(&st->changed);
+  pthread_cond_broadcast(&st->filled);
+  pthread_cond_broadcast(&st->freed);
   pthread_mutex_unlock(&st->lock);
   for (i = 0; i < st->started; i++)
     pthread_join(st->fetchers[i], NULL);
@@ -330,7 +334,8 @@ static void stream_close(struct disk *d)
   free(st->fetchers);
   free(st->error);
   EVP_MD_CTX_free(st->ctx);
-  pthread_cond_destroy(&st->changed);
+  pthread_cond_destroy(&st->filled);
+  pthread_cond_destroy(&st->freed);
   pthread_mutex_destroy(&st->lock);
 }
 
@@ -355,7 +360,8 @@ int glance_stream_open(struct glance_source *g, unsigned connections,
     return error_set(ENOMEM, "out of memory");
   }
   pthread_mutex_init(&st->lock, NULL);
-  pthread_cond_init(&st->changed, NULL);
+  pthread_cond_init(&st->filled, NULL);
+  pthread_cond_init(&st->freed, NULL);
   st->g = g;
   st->d.size = g->bs.size;
   st->d.stream = true;
