@@ -26,7 +26,8 @@ of the image with a range GET, to show what Glance serves over N streams.
 
 Reports the median wall time, throughput, ratios, the CPU time (user+sys)
 of each tool's process tree, its peak RSS, the output's allocated size
-and the CPU time of Glance and Keystone during the run. Then the floor
+the CPU time of Glance and Keystone during the run, and what the rest of
+the machine used meanwhile (the noise on a shared machine). Then the floor
 that the hash sets: OpenSSL's sha512 over the image (from the page cache)
 on one core. Glance caches token validation here (as deployments do with
 memcached), so a range GET costs what a real one does.
@@ -113,6 +114,13 @@ def tree_cpu(pid):
         except OSError:
             pass
     return total
+
+
+def machine_busy():
+    """CPU seconds all CPUs spent busy since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return (sum(v[:8]) - v[3] - v[4]) / os.sysconf("SC_CLK_TCK")
 
 
 def run_tree(cmd, work, env):
@@ -223,8 +231,11 @@ def main():
                 for f in tmp.glob(out.name + "*"):
                     f.unlink()
                 g0 = tree_cpu(o.glance.pid) + tree_cpu(o.keystone.pid)
+                m0 = machine_busy()
                 wall, cpu, rss = run_tree(cmd, tmp, tenv)
                 gcpu = tree_cpu(o.glance.pid) + tree_cpu(o.keystone.pid) - g0
+                # What the rest of the machine ran meanwhile.
+                others = max(0.0, machine_busy() - m0 - cpu - gcpu)
                 alloc = sum(f.stat().st_blocks * 512
                             for f in tmp.glob(out.name + "*"))
                 if rep == 0 and name.startswith("hoist"):
@@ -235,7 +246,7 @@ def main():
                                 raise RuntimeError("hoist's copy differs")
                             if not b1:
                                 break
-                results[name].append((wall, cpu, rss, alloc, gcpu))
+                results[name].append((wall, cpu, rss, alloc, gcpu, others))
         floor = hash_floor(image)
         lines = []
         lines.append("Glance image: %s raw (%s of data), Glance %s under "
@@ -244,9 +255,9 @@ def main():
                      % (human(size), human(size * 3 // 4),
                         peer.versions()["glance"], a.glance_workers,
                         os.cpu_count(), a.reps))
-        lines.append("%-24s %8s %10s %8s %9s %10s %8s %10s" % (
+        lines.append("%-24s %8s %8s %7s %7s %10s %9s %7s %7s" % (
             "tool", "wall s", "MiB/s", "ratio", "CPU s", "peak RSS",
-            "on disk", "server CPU"))
+            "on disk", "server", "others"))
         med = {}
         base = statistics.median(r[0] for r in results["hoist copy"])
         for name, rs in results.items():
@@ -254,13 +265,17 @@ def main():
             cpu = statistics.median(r[1] for r in rs)
             rss = max(r[2] for r in rs)
             gcpu = statistics.median(r[4] for r in rs)
+            others = statistics.median(r[5] for r in rs)
             med[name] = wall
-            lines.append("%-24s %8.2f %10.0f %7.2fx %9.2f %10s %8s %10.2f" % (
-                name, wall, size / MiB / wall, wall / base, cpu,
-                human(rss * 1024), human(rs[-1][3]), gcpu))
+            lines.append("%-24s %8.2f %8.0f %6.2fx %7.2f %10s %9s %7.2f %7.2f"
+                         % (name, wall, size / MiB / wall, wall / base, cpu,
+                            human(rss * 1024), human(rs[-1][3]), gcpu,
+                            others))
         lines.append("(ratio: the tool's time over hoist's; above 1 means "
-                     "hoist is faster; server CPU: Glance's and Keystone's "
-                     "during the run)")
+                     "hoist is faster; CPU s: the tool's, user+sys; server: "
+                     "Glance's and Keystone's CPU s during the run; others: "
+                     "CPU s that the rest of the machine used meanwhile, "
+                     "out of CPUs x wall)")
         lines.append("targets: hoist (token) at %.2fx curl -o's rate "
                      "(target 1x); hoist at %.2fx glance image-download's "
                      "(target 2x)"
