@@ -126,8 +126,8 @@ static void *fetcher_main(void *arg)
       int r;
 
       pthread_mutex_lock(&st->lock);
-      /* The slot is ours once the chunk before us in it was written out
-       * (not merely free because that chunk is not fetched yet). */
+      /* The slot is ours once the chunk before us in it was hashed and
+       * written out (not merely free because it is not fetched yet). */
       while (!(s->state == SLOT_FREE &&
                (j < st->nslots ? s->chunk == UINT64_MAX
                                : s->chunk == j - st->nslots)) &&
