@@ -587,3 +587,28 @@ def test_leader_election(probe):
     lead = next(e for e in out if e.get("lead") == "start")
     cand = next(e for e in out if e.get("lead") == "candidate")
     assert lead["t"] - cand["t"] < 1.5
+
+
+def test_stalled_leader_stops_leading(probe):
+    """A leader that cannot renew (here: stopped) gives up on its own
+    clock: after it resumes it never acts again, even for a moment, while
+    the other candidate leads."""
+    a = Reader(probe.start("lease", "hoist-stall", "a", 3, 2, 0.4, 30))
+    wait_for(lambda: any(e.get("lead") == "start" for e in a.out))
+    b = Reader(probe.start("lease", "hoist-stall", "b", 3, 2, 0.4, 30))
+    time.sleep(1)
+    os.kill(a.proc.pid, signal.SIGSTOP)
+    t_stop = time.time()
+    try:
+        wait_for(lambda: any(e.get("lead") == "start" for e in b.out),
+                 timeout=30)
+    finally:
+        os.kill(a.proc.pid, signal.SIGCONT)
+    t_b = next(e["t"] for e in b.out if e.get("lead") == "start")
+    assert t_b - t_stop >= 1.5
+    out_a = a.finish()  # a stops leading and exits, as client-go does
+    assert out_a[-1]["lead"] == "stop", out_a
+    ticks_a = [e["t"] for e in out_a if e.get("lead") == "tick"]
+    assert max(ticks_a) < t_b, (max(ticks_a), t_b)
+    b.proc.send_signal(signal.SIGTERM)
+    b.finish()
