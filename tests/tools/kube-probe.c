@@ -21,7 +21,7 @@
  *                               callbacks as they come, then the cache
  *   increment NAME KEY N        N conflict-retried increments of data.KEY
  *                               of ConfigMap NAME
- *   requests N                  N GETs of the namespace, timed
+ *   requests N [THREADS]        N GETs of the namespace, timed
  *   poll RES NAME COUNT INTERVAL  COUNT gets, INTERVAL seconds apart: ok
  *                               or the error, one line each
  *   lease NAME IDENTITY DURATION DEADLINE RETRY SECONDS
@@ -293,20 +293,48 @@ static int cmd_increment(struct kube_client *c, const char *ns, char **argv)
   return 0;
 }
 
-static int cmd_requests(struct kube_client *c, const char *ns, long n)
+struct getter {
+  struct kube_client *c;
+  const char *ns;
+  long n;
+  int rc;
+};
+
+static void *get_loop(void *opaque)
 {
+  struct getter *g = opaque;
+
+  for (long i = 0; i < g->n && g->rc == 0; i++) {
+    json_t *obj = NULL;
+
+    g->rc = kube_get(g->c, &kube_namespaces, NULL, g->ns, &obj);
+    json_decref(obj);
+  }
+  return NULL;
+}
+
+/* n GETs spread over `threads` threads sharing the client. */
+static int cmd_requests(struct kube_client *c, const char *ns, long n,
+                        int threads)
+{
+  struct getter g[16];
+  pthread_t t[16];
   double t0 = mono();
   json_t *out;
 
-  for (long i = 0; i < n; i++) {
-    json_t *obj = NULL;
-    int r = kube_get(c, &kube_namespaces, NULL, ns, &obj);
-
-    json_decref(obj);
-    if (r < 0)
-      return fail(r);
+  if (threads < 1 || threads > 16)
+    threads = 1;
+  for (int i = 0; i < threads; i++) {
+    g[i] = (struct getter){c, ns, n / threads + (i < n % threads), 0};
+    pthread_create(&t[i], NULL, get_loop, &g[i]);
   }
-  out = json_pack("{s:I, s:f}", "n", (json_int_t)n, "seconds", mono() - t0);
+  for (int i = 0; i < threads; i++)
+    pthread_join(t[i], NULL);
+  for (int i = 0; i < threads; i++)
+    if (g[i].rc < 0)
+      return fail(g[i].rc);
+  out = json_pack("{s:I, s:i, s:f}", "n", (json_int_t)n, "threads", threads,
+                  "seconds", mono() - t0);
   counters(c, out);
   emit(out);
   return 0;
@@ -522,8 +550,8 @@ int main(int argc, char **argv)
     r = cmd_increment(c, ns, argv);
     kube_client_free(c);
     return r;
-  } else if (streq(cmd, "requests") && argc == 1) {
-    r = cmd_requests(c, ns, atol(argv[0]));
+  } else if (streq(cmd, "requests") && argc >= 1) {
+    r = cmd_requests(c, ns, atol(argv[0]), argc > 1 ? atoi(argv[1]) : 1);
     kube_client_free(c);
     return r;
   } else if (streq(cmd, "poll") && argc == 4) {
