@@ -5,7 +5,7 @@
  *   kube-probe [OPTIONS] COMMAND ARGS…
  *
  * Options: --kubeconfig FILE, --context NAME, --in-cluster[=DIR],
- * --namespace NS, --qps Q, --burst B.
+ * --namespace NS, --qps Q, --burst B, --max-retries N.
  *
  * Commands (RES is pods, configmaps, secrets, events, leases, pvcs,
  * pvs, namespaces, nodes, or GROUP/VERSION/PLURAL of a namespaced custom
@@ -15,7 +15,7 @@
  *   create RES | update RES     the object from stdin (JSON)
  *   patch RES NAME merge|json|strategic PATCH
  *   delete RES NAME [PROPAGATION [UID [RV]]]
- *   list RES [LIMIT [SELECTOR]] names, resourceVersion, requests made
+ *   list RES [LIMIT [SELECTOR [RV]]]  names, resourceVersion, requests
  *   watch RES RV MAX TIMEOUT    events until MAX of them or the end
  *   informer RES SECONDS [WATCH-TIMEOUT [SELECTOR]]
  *                               callbacks as they come, then the cache
@@ -346,19 +346,21 @@ static int cmd_poll(struct kube_client *c, const char *ns, char **argv)
   long n = atol(argv[2]);
 
   for (long i = 0; i < n; i++) {
-    json_t *obj = NULL;
+    json_t *obj = NULL, *out;
     int r = kube_get(c, res, ns, argv[1], &obj);
 
     json_decref(obj);
     if (r < 0) {
-      emit(json_pack("{s:b, s:s, s:I, s:s, s:f}", "ok", 0, "error",
-                     error_message() ? error_message() : "?", "code",
-                     (json_int_t)kube_last_code(), "reason", kube_last_reason(),
-                     "t", wall()));
+      out = json_pack("{s:b, s:s, s:I, s:s, s:f}", "ok", 0, "error",
+                      error_message() ? error_message() : "?", "code",
+                      (json_int_t)kube_last_code(), "reason",
+                      kube_last_reason(), "t", wall());
       error_clear();
     } else {
-      emit(json_pack("{s:b, s:f}", "ok", 1, "t", wall()));
+      out = json_pack("{s:b, s:f}", "ok", 1, "t", wall());
     }
+    counters(c, out);
+    emit(out);
     usleep((useconds_t)(atof(argv[3]) * 1e6));
   }
   return 0;
@@ -443,6 +445,8 @@ int main(int argc, char **argv)
       co.qps = atof(argv[++i]);
     else if (streq(a, "--burst") && i + 1 < argc)
       co.burst = atoi(argv[++i]);
+    else if (streq(a, "--max-retries") && i + 1 < argc)
+      co.max_retries = (unsigned)atoi(argv[++i]);
     else if (streq(a, "--in-cluster"))
       in_cluster = KUBE_SA_DIR;
     else if (strncmp(a, "--in-cluster=", 13) == 0)
@@ -522,7 +526,8 @@ int main(int argc, char **argv)
   } else if (streq(cmd, "list") && argc >= 1) {
     struct kube_list_options lo = {
         .limit = argc > 1 ? atol(argv[1]) : 0,
-        .label_selector = argc > 2 ? argv[2] : NULL,
+        .label_selector = argc > 2 && *argv[2] ? argv[2] : NULL,
+        .resource_version = argc > 3 ? argv[3] : NULL,
     };
     json_t *list = NULL, *names, *item, *out;
     size_t k;
