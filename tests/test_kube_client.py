@@ -241,7 +241,8 @@ def crd(kube_cluster):
         c = k.get("apiextensions.k8s.io/v1", "CustomResourceDefinition",
                   "things." + group)
         return any(x["type"] == "Established" and x["status"] == "True"
-                   for x in c.get("status", {}).get("conditions", []))
+                   # conditions are null until the first one is set
+                   for x in (c.get("status") or {}).get("conditions") or [])
     wait_for(established)
     yield group
     k.delete("apiextensions.k8s.io/v1", "CustomResourceDefinition",
