@@ -24,6 +24,8 @@
 #define CTL_MANAGED_BY "hoist-controller"
 #define CTL_LABEL_PVC_UID "hoist.io/pvc-uid"
 #define CTL_LABEL_VM "hoist.io/vm"
+/* On a static PV that hoist reserved: the user's PVC uid. */
+#define CTL_LABEL_RESERVED "hoist.io/reserved-for"
 #define CTL_LABEL_MAX 63
 
 /* True if s is a valid label value. */
