@@ -13,7 +13,7 @@
 
 int main(int argc, char **argv)
 {
-  json_t *pvc, *cr, *labels, *prime, *pod, *out;
+  json_t *pvc, *cr, *labels = NULL, *prime = NULL, *pod = NULL, *out;
   struct ctl_target t;
   struct ctl_pod_options o = {"hoist-populator:latest",
                               "/usr/bin/hoist-populator", 107, NULL};
@@ -35,6 +35,8 @@ int main(int argc, char **argv)
   kind = ctl_kind_of_pvc(pvc);
   if (kind < 0) {
     fprintf(stderr, "ctl-render: not a hoist populator PVC\n");
+    json_decref(pvc);
+    json_decref(cr);
     return 1;
   }
   labels = ctl_labels(pvc, cr);
@@ -42,12 +44,17 @@ int main(int argc, char **argv)
       !(prime = ctl_prime_build(pvc, labels)) ||
       !(pod = ctl_pod_build(pvc, cr, kind, labels, attempt, &o))) {
     fprintf(stderr, "ctl-render: %s\n", error_message());
+    error_clear();
+    json_decref(labels);
+    json_decref(prime);
+    json_decref(pvc);
+    json_decref(cr);
     return 1;
   }
   out = json_pack("{s:o, s:{s:I, s:I, s:b}, s:o, s:o}", "labels", labels,
                   "target", "request", (json_int_t)t.request, "usable",
-                  (json_int_t)t.usable, "block", t.block, "prime", prime,
-                  "pod", pod);
+                  (json_int_t)t.usable, "block", t.block, "prime", prime, "pod",
+                  pod);
   json_dumpf(out, stdout, JSON_INDENT(1) | JSON_SORT_KEYS);
   putchar('\n');
   json_decref(out);
