@@ -301,7 +301,8 @@ def crds(kube_cluster):
                c["metadata"]["name"], timeout=60, what="Established",
                until=lambda o: o and any(
                    x["type"] == "Established" and x["status"] == "True"
-                   for x in o.get("status", {}).get("conditions", [])))
+                   for x in (o.get("status") or {}).get("conditions")
+                   or []))
     k.poll(lambda: _served(k), timeout=30, what="the CR kinds served")
     return True
 
@@ -481,7 +482,9 @@ def assert_populated(cluster, ns, name, mode, src, cr_name="disk-1"):
                     "phase") == "Succeeded")
     st = cr["status"]
     assert st["progress"] == "100"
-    assert st["bytesCopied"] == st["bytesTotal"] == 3 * 512 * 1024
+    # the source's data (all of it where imageio gives no extents)
+    assert st["bytesCopied"] == st["bytesTotal"]
+    assert 3 * 512 * 1024 <= st["bytesTotal"] <= len(data)
     assert st["attempts"] == 1
     reasons = [e["reason"] for e in events(k, ns, name)]
     assert "PopulatorCreated" in reasons and "PopulatorFinished" in reasons

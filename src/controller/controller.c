@@ -46,11 +46,37 @@ json_t *ctl_cached(struct ctl *c, enum ctl_informer i, const char *ns,
   return kube_informer_get(c->inf[i], key);
 }
 
+bool ctl_once(struct ctl *c, const char *uid, const char *what,
+              const char *detail)
+{
+  char key[512];
+  bool first;
+
+  snprintf(key, sizeof key, "%s/%s/%s", uid, what, detail ? detail : "");
+  pthread_mutex_lock(&c->lock);
+  first = json_object_get(c->said, key) == NULL;
+  if (first)
+    json_object_set_new(c->said, key, json_true());
+  pthread_mutex_unlock(&c->lock);
+  return first;
+}
+
+void ctl_forget_once(struct ctl *c, const char *uid, const char *what,
+                     const char *detail)
+{
+  char key[512];
+
+  snprintf(key, sizeof key, "%s/%s/%s", uid, what, detail ? detail : "");
+  pthread_mutex_lock(&c->lock);
+  json_object_del(c->said, key);
+  pthread_mutex_unlock(&c->lock);
+}
+
 void ctl_event(struct ctl *c, const json_t *pvc, const char *type,
                const char *reason, const char *once, const char *fmt, ...)
 {
   const char *uid = kube_obj_uid(pvc), *ns = kube_obj_namespace(pvc);
-  char msg[1024], seen[256], now[32], host[128] = "hoist-controller";
+  char msg[1024], now[32], host[128] = "hoist-controller";
   _cleanup_(json_decrefp) json_t *ev = NULL;
   struct timespec ts;
   va_list ap;
@@ -58,18 +84,8 @@ void ctl_event(struct ctl *c, const json_t *pvc, const char *type,
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (once) {
-    bool dup;
-
-    snprintf(seen, sizeof seen, "%s/%s/%s", uid, reason, once);
-    pthread_mutex_lock(&c->lock);
-    dup = json_object_get(c->said, seen) != NULL;
-    if (!dup)
-      json_object_set_new(c->said, seen, json_true());
-    pthread_mutex_unlock(&c->lock);
-    if (dup)
-      return;
-  }
+  if (once && !ctl_once(c, uid, reason, once))
+    return;
   ctl_log("%s/%s: %s: %s", ns, kube_obj_name(pvc), reason, msg);
   gethostname(host, sizeof host - 1);
   clock_gettime(CLOCK_REALTIME, &ts);

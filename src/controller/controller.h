@@ -87,6 +87,13 @@ void ctl_event(struct ctl *c, const json_t *pvc, const char *type,
                const char *reason, const char *once, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
 
+/* True the first time for (uid, what, detail) in this process: for
+ * writes that the caches show only later. */
+bool ctl_once(struct ctl *c, const char *uid, const char *what,
+              const char *detail);
+void ctl_forget_once(struct ctl *c, const char *uid, const char *what,
+                     const char *detail);
+
 /* One log line on stderr. */
 void ctl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -149,14 +149,18 @@ static int cleanup(struct ctl *c, const char *ns, const char *uid,
   for (n = 1; n <= limit(c); n++) {
     ctl_pod_name(uid, n, name, sizeof name);
     if ((obj = ctl_cached(c, CTL_INF_POD, ns, name))) {
+      if (!cj_get(obj, "metadata", "deletionTimestamp", NULL))
+        r = remove_obj(c, &kube_pods, ns, name, "populator pod") ?: r;
       json_decref(obj);
-      r = remove_obj(c, &kube_pods, ns, name, "populator pod") ?: r;
     }
   }
   ctl_prime_name(uid, name, sizeof name);
+  /* a deleted prime PVC stays (its protection finalizer) while its pod
+   * ends: delete it once */
   if ((obj = ctl_cached(c, CTL_INF_PVC, ns, name))) {
+    if (!cj_get(obj, "metadata", "deletionTimestamp", NULL))
+      r = remove_obj(c, &kube_pvcs, ns, name, "prime PVC") ?: r;
     json_decref(obj);
-    r = remove_obj(c, &kube_pvcs, ns, name, "prime PVC") ?: r;
   }
   if (unreserve) {
     struct unreserve_ctx u = {uid, json_array()};
@@ -357,6 +361,8 @@ static int rebind(struct pass *p)
   uid = cj_str(pv, "spec", "claimRef", "uid", NULL);
   if (uid && streq(uid, p->t.uid))
     return 0; /* done: the binder binds the user's PVC */
+  if (!ctl_once(c, p->t.uid, "rebind", vname))
+    return 0; /* patched already; the cache has not caught up */
   snprintf(from, sizeof from, "%s/%s", p->t.ns,
            cj_str(p->cr, "metadata", "name", NULL));
   patch =
@@ -367,8 +373,10 @@ static int rebind(struct pass *p)
                 "resourceVersion", kube_obj_resource_version(p->pvc));
   r = kube_patch(c->client, &kube_pvs, NULL, vname, NULL, KUBE_PATCH_MERGE,
                  patch, NULL);
-  if (r < 0)
+  if (r < 0) {
+    ctl_forget_once(c, p->t.uid, "rebind", vname);
     return r;
+  }
   ctl_log("%s/%s: PV %s handed over from the prime PVC", p->t.ns, p->t.name,
           vname);
   return 0;
