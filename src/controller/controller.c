@@ -72,6 +72,22 @@ void ctl_forget_once(struct ctl *c, const char *uid, const char *what,
   pthread_mutex_unlock(&c->lock);
 }
 
+void ctl_forget_uid(struct ctl *c, const char *uid)
+{
+  size_t n = strlen(uid);
+  const char *key;
+  json_t *v;
+  void *tmp;
+
+  pthread_mutex_lock(&c->lock);
+  json_object_foreach_safe(c->said, tmp, key, v)
+  {
+    if (!strncmp(key, uid, n) && key[n] == '/')
+      json_object_del(c->said, key);
+  }
+  pthread_mutex_unlock(&c->lock);
+}
+
 void ctl_event(struct ctl *c, const json_t *pvc, const char *type,
                const char *reason, const char *once, const char *fmt, ...)
 {

@@ -94,6 +94,9 @@ bool ctl_once(struct ctl *c, const char *uid, const char *what,
 void ctl_forget_once(struct ctl *c, const char *uid, const char *what,
                      const char *detail);
 
+/* Forgets every once-key of the PVC uid (it was deleted). */
+void ctl_forget_uid(struct ctl *c, const char *uid);
+
 /* One log line on stderr. */
 void ctl_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -461,6 +461,7 @@ int ctl_sync(struct ctl *c, const char *key)
   if (key[0] == '!') { /* "!ns/uid": a deleted PVC */
     if (kube_key_split(key + 1, &ns, &name) < 0)
       return 0;
+    ctl_forget_uid(c, name);
     return cleanup(c, ns, name, true);
   }
   if (kube_key_split(key, &ns, &name) < 0)
