@@ -104,10 +104,17 @@ static int create(struct ctl *c, const struct kube_resource *res,
 }
 
 static int remove_obj(struct ctl *c, const struct kube_resource *res,
-                      const char *ns, const char *name, const char *what)
+                      const char *ns, const char *name, const char *uid,
+                      const char *what)
 {
-  int r = kube_delete(c->client, res, ns, name, NULL, NULL);
+  int r;
 
+  /* the caches show a deletion only later: one request is enough */
+  if (!ctl_once(c, uid, "delete", name))
+    return 0;
+  r = kube_delete(c->client, res, ns, name, NULL, NULL);
+  if (r < 0 && r != -ENOENT)
+    ctl_forget_once(c, uid, "delete", name);
   if (r == -ENOENT) {
     error_clear();
     return 0;
@@ -150,7 +157,7 @@ static int cleanup(struct ctl *c, const char *ns, const char *uid,
     ctl_pod_name(uid, n, name, sizeof name);
     if ((obj = ctl_cached(c, CTL_INF_POD, ns, name))) {
       if (!cj_get(obj, "metadata", "deletionTimestamp", NULL))
-        r = remove_obj(c, &kube_pods, ns, name, "populator pod") ?: r;
+        r = remove_obj(c, &kube_pods, ns, name, uid, "populator pod") ?: r;
       json_decref(obj);
     }
   }
@@ -159,7 +166,7 @@ static int cleanup(struct ctl *c, const char *ns, const char *uid,
    * ends: delete it once */
   if ((obj = ctl_cached(c, CTL_INF_PVC, ns, name))) {
     if (!cj_get(obj, "metadata", "deletionTimestamp", NULL))
-      r = remove_obj(c, &kube_pvcs, ns, name, "prime PVC") ?: r;
+      r = remove_obj(c, &kube_pvcs, ns, name, uid, "prime PVC") ?: r;
     json_decref(obj);
   }
   if (unreserve) {
@@ -461,8 +468,9 @@ int ctl_sync(struct ctl *c, const char *key)
   if (key[0] == '!') { /* "!ns/uid": a deleted PVC */
     if (kube_key_split(key + 1, &ns, &name) < 0)
       return 0;
+    r = cleanup(c, ns, name, true);
     ctl_forget_uid(c, name);
-    return cleanup(c, ns, name, true);
+    return r;
   }
   if (kube_key_split(key, &ns, &name) < 0)
     return 0;
