@@ -709,3 +709,43 @@ def test_two_replicas_only_one_acts(kube_cluster, kube_ns, controller,
     idle = [lg for lg in logs if "hoist-controller: leading" not in lg][0]
     assert "created" not in idle and "handed over" not in idle
     assert len(engine.transfers) == 1
+
+
+def test_vm_group_job(kube_cluster, kube_ns, controller,
+                      ovirt_engine_factory, tmp_path):
+    """The disks of one VM are populated in parallel; once all are Bound,
+    the --group-job Job runs once, told the VM and its PVCs."""
+    if kube_cluster.csi_unavailable:
+        pytest.skip("CSI classes: " + kube_cluster.csi_unavailable)
+    k = kube_cluster.kube
+    engine = ovirt_engine_factory(password=PASSWORD)
+    src = make_source(tmp_path)
+    s = Setup(kube_cluster, kube_ns, engine, src)
+    disk2 = engine.add_disk(src, fmt="raw", backend="file")
+    k.create(ovirt_cr("disk-2", kube_ns, url=engine.url, disk=disk2["id"]))
+    job = {"apiVersion": "batch/v1", "kind": "Job", "metadata": {},
+           "spec": {"backoffLimit": 0, "template": {"spec": {
+               "restartPolicy": "Never", "containers": [{
+                   "name": "convert", "image": "none", "command": [
+                       "/bin/sh", "-c",
+                       "echo vm=$HOIST_VM pvcs=$HOIST_PVCS"]}]}}}}
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    c = controller("--group-job", str(tmp_path / "job.json"))
+    c.wait_log("caches filled")
+    s.pvc("disk-b", "hoist-csi", "16Mi", cr="disk-2")
+    s.pvc("disk-a", "hoist-csi", "16Mi")
+    assert_populated(kube_cluster, kube_ns, "disk-a", "Filesystem", src)
+    assert_populated(kube_cluster, kube_ns, "disk-b", "Filesystem", src,
+                     cr_name="disk-2")
+    [j] = k.poll(lambda: k.list("batch/v1", "Job", kube_ns,
+                                labelSelector="hoist.io/vm=vm-1"),
+                 timeout=60, what="the group's job")
+    done = k.wait("batch/v1", "Job", j["metadata"]["name"], kube_ns,
+                  timeout=90, what="complete", until=lambda o: o.get(
+                      "status", {}).get("succeeded"))
+    [pod] = k.list("v1", "Pod", kube_ns, labelSelector="job-name="
+                   + done["metadata"]["name"])
+    out = kube_cluster.pod_log(kube_ns, pod["metadata"]["name"])
+    assert out.strip() == "vm=vm-1 pvcs=disk-a,disk-b"
+    time.sleep(2)
+    assert len(k.list("batch/v1", "Job", kube_ns)) == 1

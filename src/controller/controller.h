@@ -77,6 +77,17 @@ void ctl_free(struct ctl *c);
  * that many seconds, or a negative errno (requeued with backoff). */
 int ctl_sync(struct ctl *c, const char *key);
 
+/* Creates obj; 1 when made, 0 when it existed (adopted), or a negative
+ * errno (logged). */
+int ctl_create(struct ctl *c, const struct kube_resource *res, const char *ns,
+               json_t *obj, const char *what);
+
+/* After pvc (of cr) is populated and Bound: when every PVC of its VM
+ * group (label hoist.io/vm) is Bound, the --group-job Job, named
+ * hoist-vm-<hash of the group>, with HOIST_VM and HOIST_PVCS (the PVCs'
+ * names, sorted, comma-separated) in its containers' environment. */
+int ctl_group_job(struct ctl *c, const json_t *pvc, const json_t *cr);
+
 /* The cached object of an informer, new reference, or NULL. */
 json_t *ctl_cached(struct ctl *c, enum ctl_informer i, const char *ns,
                    const char *name);

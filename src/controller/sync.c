@@ -85,8 +85,8 @@ static void pod_termination(const json_t *pod, struct termmsg *tm)
     snprintf(tm->message, sizeof tm->message, "the pod %s", pod_phase(pod));
 }
 
-static int create(struct ctl *c, const struct kube_resource *res,
-                  const char *ns, json_t *obj, const char *what)
+int ctl_create(struct ctl *c, const struct kube_resource *res, const char *ns,
+               json_t *obj, const char *what)
 {
   int r = kube_create(c->client, res, ns, obj, NULL);
 
@@ -294,7 +294,7 @@ static int start_pod(struct pass *p, unsigned attempt)
     error_clear();
     return 0;
   }
-  r = create(c, &kube_pods, p->t.ns, pod, "populator pod");
+  r = ctl_create(c, &kube_pods, p->t.ns, pod, "populator pod");
   if (r == 1 && attempt == 1)
     ctl_event(c, p->pvc, "Normal", "PopulatorCreated", NULL,
               "populator pod %s started", kube_obj_name(pod));
@@ -455,7 +455,9 @@ static int finished(struct pass *p)
               (unsigned long long)tm.bytes_copied);
     ctl_log("%s/%s: populated and bound to PV %s", p->t.ns, p->t.name, vname);
   }
-  return cleanup(c, p->t.ns, p->t.uid, false);
+  if ((r = cleanup(c, p->t.ns, p->t.uid, false)) < 0)
+    return r;
+  return ctl_group_job(c, p->pvc, p->cr);
 }
 
 int ctl_sync(struct ctl *c, const char *key)
@@ -521,7 +523,7 @@ int ctl_sync(struct ctl *c, const char *key)
     if (!(labels = ctl_labels(p.pvc, p.cr)) ||
         !(obj = ctl_prime_build(p.pvc, labels)))
       return error_set(ENOMEM, "%s: cannot build the prime PVC", key);
-    if ((r = create(c, &kube_pvcs, ns, obj, "prime PVC")) < 0)
+    if ((r = ctl_create(c, &kube_pvcs, ns, obj, "prime PVC")) < 0)
       return r;
   }
   return run_pods(&p);
