@@ -444,6 +444,10 @@ static int finished(struct pass *p)
                    condition("Succeeded", "PopulatorFinished",
                              "the PVC is populated and bound"));
     if (tm.have_bytes) {
+      /* a source that learns its size only by reading it to the end
+       * (a Glance stream) may report no total: once done, all is done */
+      if (tm.succeeded && tm.bytes_total < tm.bytes_copied)
+        tm.bytes_total = tm.bytes_copied;
       json_object_set_new(st, "bytesCopied", json_integer(tm.bytes_copied));
       json_object_set_new(st, "bytesTotal", json_integer(tm.bytes_total));
     }
