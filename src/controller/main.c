@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "controller/controller.h"
+#include "controller/health.h"
 #include "kube/client.h"
 #include "kube/config.h"
 #include "kube/leader.h"
@@ -52,15 +53,20 @@ static const char usage[] =
     "  --metrics-via-proxy    read /metrics through the API server's pod\n"
     "                         proxy instead of the pod's IP\n"
     "\n"
-    "Leader election:\n"
+    "Leader election (on unless --no-leader-elect; --leader-elect is\n"
+    "accepted):\n"
     "  --leader-elect-namespace NS  the Lease's namespace (default: the\n"
-    "                         config's namespace)\n"
+    "                         config's namespace; also\n"
+    "                         --leader-election-namespace)\n"
     "  --leader-elect-name NAME     the Lease (default hoist-controller)\n"
-    "  --leader-elect-identity ID   this replica (default: host name and pid)\n"
+    "  --leader-elect-identity ID   this replica (default: $POD_NAME, else\n"
+    "                         host name and pid)\n"
     "  --lease-duration S, --renew-deadline S, --retry-period S\n"
     "                         (default 15, 10, 2)\n"
     "  --no-leader-elect      act without a Lease (one replica only!)\n"
     "\n"
+    "  --health-addr [HOST]:PORT  HTTP: GET /healthz (200 while running)\n"
+    "                         and /metrics (API requests by verb)\n"
     "  --workers N            parallel syncs (default 4)\n"
     "  -h, --help             this help\n"
     "\n"
@@ -108,6 +114,8 @@ enum {
   OPT_RETRY,
   OPT_NO_LE,
   OPT_WORKERS,
+  OPT_LE,
+  OPT_HEALTH,
 };
 
 static const struct option options[] = {
@@ -126,6 +134,9 @@ static const struct option options[] = {
     {"scrape-interval", required_argument, NULL, OPT_SCRAPE},
     {"metrics-via-proxy", no_argument, NULL, OPT_PROXY},
     {"leader-elect-namespace", required_argument, NULL, OPT_LE_NS},
+    {"leader-election-namespace", required_argument, NULL, OPT_LE_NS},
+    {"leader-elect", no_argument, NULL, OPT_LE},
+    {"health-addr", required_argument, NULL, OPT_HEALTH},
     {"leader-elect-name", required_argument, NULL, OPT_LE_NAME},
     {"leader-elect-identity", required_argument, NULL, OPT_LE_ID},
     {"lease-duration", required_argument, NULL, OPT_LEASE},
@@ -159,7 +170,9 @@ static bool number(const char *s, double min, double max, double *ret)
 int main(int argc, char **argv)
 {
   const char *kubeconfig = NULL, *context = NULL, *le_ns = NULL,
-             *le_name = "hoist-controller", *le_id = NULL;
+             *le_name = "hoist-controller", *le_id = getenv("POD_NAME"),
+             *health_addr = NULL;
+  struct ctl_health *health = NULL;
   struct ctl_options o = {
       .pod = {"quay.io/hoist/hoist-populator:latest",
               "/usr/bin/hoist-populator", 107, NULL},
@@ -255,6 +268,12 @@ int main(int argc, char **argv)
     case OPT_NO_LE:
       elect = false;
       break;
+    case OPT_LE:
+      elect = true;
+      break;
+    case OPT_HEALTH:
+      health_addr = optarg;
+      break;
     case OPT_WORKERS:
       if (!number(optarg, 1, 64, &v))
         return bad("--workers", optarg);
@@ -279,7 +298,8 @@ int main(int argc, char **argv)
   signal(SIGPIPE, SIG_IGN);
   if ((r = kube_config_load(kubeconfig, context, &cfg)) < 0 ||
       (r = kube_client_new(cfg, &co, &client)) < 0 ||
-      (r = ctl_new(client, &o, (struct ctl **)&running)) < 0)
+      (r = ctl_new(client, &o, (struct ctl **)&running)) < 0 ||
+      (health_addr && (r = ctl_health_start(health_addr, client, &health)) < 0))
     goto out;
   signal(SIGTERM, on_signal);
   signal(SIGINT, on_signal);
@@ -290,7 +310,7 @@ int main(int argc, char **argv)
     snprintf(identity, sizeof identity, "%s_%d", host, (int)getpid());
     lo.ns = le_ns;
     lo.name = le_name;
-    lo.identity = le_id ? le_id : identity;
+    lo.identity = le_id && *le_id ? le_id : identity;
     lo.stopped = on_lost;
     if ((r = kube_leader_new(client, &lo, (struct kube_leader **)&leader)) <
             0 ||
@@ -317,6 +337,7 @@ out:
     kube_leader_free(leader);
   }
   ctl_free(running);
+  ctl_health_stop(health);
   if (client) {
     kube_client_counters(client, &kc);
     ctl_log("API requests: %llu reads (%llu get, %llu list, %llu watch), "
