@@ -291,10 +291,20 @@ def populator_crds():
     ]
 
 
+def shipped_crds():
+    """deploy/'s CRDs (status subresource, hoist's status fields), else
+    the ones above."""
+    import yaml
+    files = sorted((ROOT / "deploy" / "crds").glob("*volumepopulators.yaml"))
+    if not files:
+        return populator_crds()
+    return [yaml.safe_load(f.read_text()) for f in files]
+
+
 @pytest.fixture(scope="session")
 def crds(kube_cluster):
     k = kube_cluster.kube
-    for c in populator_crds():
+    for c in shipped_crds():
         try:
             k.create(c)
         except Exception:  # noqa: BLE001 - made by an earlier test run
@@ -577,7 +587,7 @@ def test_labels_progress_and_wffc_selected_node(
                  what="progress", until=lambda o: 0 < o.get(
                      "status", {}).get("bytesCopied", 0) < 3 * 512 * 1024)
     assert mid["status"]["bytesTotal"] == 3 * 512 * 1024
-    assert mid["status"]["phase"] == "Populating"
+    assert mid["status"]["phase"] == "Running"
     assert 0 <= int(mid["status"]["progress"]) < 100
     assert_populated(kube_cluster, kube_ns, "disk", "Filesystem", src)
 
@@ -697,8 +707,9 @@ def test_two_replicas_only_one_acts(kube_cluster, kube_ns, controller,
     engine = ovirt_engine_factory(password=PASSWORD)
     src = make_source(tmp_path)
     s = Setup(kube_cluster, kube_ns, engine, src)
-    a = controller(name="a")
-    b = controller(name="b")
+    ports = [free_port(), free_port()]
+    a = controller("--health-addr", "127.0.0.1:%d" % ports[0], name="a")
+    b = controller("--health-addr", "127.0.0.1:%d" % ports[1], name="b")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if "leading" in a.log + b.log.replace("waiting to lead", ""):
@@ -712,6 +723,20 @@ def test_two_replicas_only_one_acts(kube_cluster, kube_ns, controller,
     idle = [lg for lg in logs if "hoist-controller: leading" not in lg][0]
     assert "created" not in idle and "handed over" not in idle
     assert len(engine.transfers) == 1
+    # both answer their probes, the standby too; the leader's /metrics
+    # count its writes
+    import urllib.request
+    creates = []
+    for port in ports:
+        base = "http://127.0.0.1:%d" % port
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as r:
+            assert r.status == 200 and r.read() == b"ok\n"
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as r:
+            text = r.read().decode()
+        creates += [int(line.split()[-1]) for line in text.splitlines()
+                    if line.startswith(
+                        'hoist_controller_api_requests_total{verb="create"}')]
+    assert sorted(c > 0 for c in creates) == [False, True], creates
 
 
 def test_vm_group_job(kube_cluster, kube_ns, controller,

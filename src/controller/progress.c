@@ -243,13 +243,14 @@ static void scrape_one(struct ctl_progress *p, struct entry *e)
            m.bytes_total ? (unsigned)(MIN(m.bytes_copied, m.bytes_total) * 99 /
                                       m.bytes_total)
                          : 0);
-  st = json_pack("{s:s, s:s, s:I, s:I, s:I}", "phase", "Populating", "progress",
+  st = json_pack("{s:s, s:s, s:I, s:I, s:I}", "phase", "Running", "progress",
                  pct, "bytesCopied", (json_int_t)m.bytes_copied, "bytesTotal",
                  (json_int_t)m.bytes_total, "attempts", (json_int_t)e->attempt);
   if (ctl_status_patch(c, cr, st) < 0) {
     ctl_log("%s/%s: cannot write progress: %s", e->ns, e->cr_name,
             error_message());
     error_clear();
+    e->written_at = now_mono(); /* no faster retries than writes */
     return;
   }
   e->copied = m.bytes_copied;
