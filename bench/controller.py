@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 from peers import kube as rig  # noqa: E402
 from peers import imageio as iio  # noqa: E402
 from peers.ovirt_engine import FakeEngine  # noqa: E402
-from test_controller import API, populator_crds, ovirt_cr, \
+from test_controller import API, shipped_crds, ovirt_cr, \
     user_pvc  # noqa: E402
 
 MiB = 1024 * 1024
@@ -79,7 +79,7 @@ def main():
     try:
         cluster.start()
         k = cluster.kube
-        for c in populator_crds():
+        for c in shipped_crds():
             k.create(c)
         k.poll(lambda: _served(k), timeout=60, what="CRDs served")
         ns = cluster.create_namespace("bench")

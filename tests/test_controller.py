@@ -807,3 +807,26 @@ def test_openstack_end_to_end(kube_cluster, kube_ns, controller, openstack,
                       kind="OpenstackVolumePopulator", cr="img-1"))
     assert_populated(kube_cluster, kube_ns, "disk", "Filesystem", src,
                      cr_name="img-1", kind="OpenstackVolumePopulator")
+
+
+def test_provisioner_that_ignores_data_sources_is_reported(
+        kube_cluster, kube_ns, controller, tmp_path):
+    """local-path-provisioner binds a populated PVC to an empty volume
+    itself: hoist does not write into it, and says so on the PVC."""
+    k = kube_cluster.kube
+    k.create({"apiVersion": "v1", "kind": "Secret",
+              "metadata": {"name": "ovirt-creds", "namespace": kube_ns},
+              "stringData": {"user": "u", "password": PASSWORD}})
+    k.create(ovirt_cr("disk-1", kube_ns))
+    c = controller()
+    c.wait_log("caches filled")
+    uid = k.create(user_pvc("disk", "hoist-hostpath", "16Mi", ns=kube_ns,
+                            cr="disk-1"))["metadata"]["uid"]
+    kube_cluster.wait_pvc_bound(kube_ns, "disk", timeout=60)
+    [ev] = k.poll(lambda: [e for e in events(k, kube_ns, "disk")
+                           if e["reason"] == "NotPopulated"],
+                  timeout=30, what="a NotPopulated event")
+    assert ev["type"] == "Warning" and "never writes" in ev["message"]
+    # what hoist had started meanwhile is gone
+    k.poll(lambda: hoist_objects(k, kube_ns, uid) == ([], []), timeout=60,
+           what="nothing of hoist's left")
