@@ -481,8 +481,10 @@ int ctl_sync(struct ctl *c, const char *key)
   if (kube_key_split(key, &ns, &name) < 0)
     return 0;
   p.pvc = ctl_cached(c, CTL_INF_PVC, ns, name);
-  if (!p.pvc || (kind = ctl_kind_of_pvc(p.pvc)) < 0)
+  if (!p.pvc || (kind = ctl_kind_of_pvc(p.pvc)) < 0) {
+    waiting(c, key, false);
     return 0;
+  }
   p.kind = kind;
   if (ctl_target_parse(p.pvc, &p.t) < 0) {
     ctl_event(c, p.pvc, "Warning", "InvalidPVC", "invalid", "%s",
