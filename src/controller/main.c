@@ -2,6 +2,7 @@
  * docs/controller.md). Logs one plain line per event on stderr. */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,11 +78,19 @@ static const char usage[] =
 static struct ctl *volatile running;
 static struct kube_leader *volatile leader;
 
-static void on_signal(int sig)
+/* SIGTERM and SIGINT are blocked in every thread and taken here, so that
+ * stopping (locks, condition variables) never runs in a signal handler. */
+static void *signal_thread(void *opaque)
 {
-  (void)sig;
-  if (running)
-    ctl_stop(running);
+  sigset_t *set = opaque;
+  int sig;
+
+  if (sigwait(set, &sig) == 0) {
+    ctl_log("signal %d: stopping", sig);
+    if (running)
+      ctl_stop(running);
+  }
+  return NULL;
 }
 
 static void on_lost(void *opaque)
@@ -173,6 +182,8 @@ int main(int argc, char **argv)
              *le_name = "hoist-controller", *le_id = getenv("POD_NAME"),
              *health_addr = NULL;
   struct ctl_health *health = NULL;
+  static sigset_t sigs;
+  pthread_t sig_thread;
   struct ctl_options o = {
       .pod = {"quay.io/hoist/hoist-populator:latest",
               "/usr/bin/hoist-populator", 107, NULL},
@@ -296,13 +307,17 @@ int main(int argc, char **argv)
   co.user_agent = "hoist-controller";
 
   signal(SIGPIPE, SIG_IGN);
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   if ((r = kube_config_load(kubeconfig, context, &cfg)) < 0 ||
       (r = kube_client_new(cfg, &co, &client)) < 0 ||
       (r = ctl_new(client, &o, (struct ctl **)&running)) < 0 ||
       (health_addr && (r = ctl_health_start(health_addr, client, &health)) < 0))
     goto out;
-  signal(SIGTERM, on_signal);
-  signal(SIGINT, on_signal);
+  if (pthread_create(&sig_thread, NULL, signal_thread, &sigs) == 0)
+    pthread_detach(sig_thread);
   if (elect) {
     char host[256] = "hoist-controller";
 
@@ -336,7 +351,12 @@ out:
     kube_leader_stop(leader);
     kube_leader_free(leader);
   }
-  ctl_free(running);
+  {
+    struct ctl *c = running;
+
+    running = NULL;
+    ctl_free(c);
+  }
   ctl_health_stop(health);
   if (client) {
     kube_client_counters(client, &kc);
