@@ -243,6 +243,74 @@ def test_controller_help(build_dir):
     assert p.returncode == 2 and "--restart-limit" in p.stderr
 
 
+def _self_signed(d, name):
+    key, crt = d / (name + ".key"), d / (name + ".crt")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                    "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", crt, "-days", "1",
+                    "-subj", "/CN=" + name], check=True,
+                   capture_output=True)
+    der = subprocess.run(["openssl", "x509", "-in", crt, "-outform", "DER"],
+                         check=True, capture_output=True).stdout
+    import hashlib
+    h = hashlib.sha256(der).hexdigest().upper()
+    return key, crt, ":".join(h[i:i + 2] for i in range(0, 64, 2))
+
+
+def test_scrape_pins_the_logged_certificate(build_dir, tmp_path):
+    """The controller reads /metrics over TLS accepting only the certificate
+    whose fingerprint the populator logged; any other is refused."""
+    import http.server
+    import ssl
+    tool = build_dir / "tests" / "tools" / "ctl-scrape"
+    key, crt, fp = _self_signed(tmp_path, "pod")
+    _, _, other_fp = _self_signed(tmp_path, "other")
+    body = ("# TYPE hoist_populator_bytes_copied gauge\n"
+            'hoist_populator_bytes_copied{owner_uid="u1",disk_id="d"} 4096\n'
+            'hoist_populator_bytes_total{owner_uid="u1",disk_id="d"} 8192\n'
+            'hoist_populator_bytes_copied{owner_uid="u2",disk_id="d"} 1\n')
+
+    class H(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *a):
+            pass
+
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(crt, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    url = "https://127.0.0.1:%d/metrics" % srv.server_address[1]
+    try:
+        good = tmp_path / "good.log"
+        good.write_text("hoist-populator: metrics at %s (self-signed "
+                        "certificate, SHA-256 %s)\n" % (url, fp))
+        p = subprocess.run([tool, url, good, "u1"], capture_output=True,
+                           text=True)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(p.stdout) == {"bytes_copied": 4096,
+                                        "bytes_total": 8192}
+        bad = tmp_path / "bad.log"
+        bad.write_text("metrics at %s (self-signed certificate, SHA-256 "
+                       "%s)\n" % (url, other_fp))
+        p = subprocess.run([tool, url, bad, "u1"], capture_output=True,
+                           text=True)
+        assert p.returncode == 1
+        assert "not the pinned one" in p.stderr, p.stderr
+        none = tmp_path / "none.log"
+        none.write_text("hoist-populator: starting\n")
+        p = subprocess.run([tool, url, none], capture_output=True, text=True)
+        assert p.returncode == 1 and "no fingerprint" in p.stderr
+    finally:
+        srv.shutdown()
+
+
 # ---- on the cluster ----
 
 def crd(kind, plural, spec_props, required):

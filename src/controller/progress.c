@@ -20,8 +20,10 @@ struct entry {
   enum ctl_kind kind;
   unsigned attempt;
   char fp[SCRAPE_FINGERPRINT_MAX];
-  uint64_t copied, total; /* last written */
-  double written_at;      /* monotonic seconds; 0: never */
+  uint64_t copied, total;   /* last written */
+  unsigned direct_failures; /* in a row */
+  bool via_proxy;           /* the pod's IP cannot be reached */
+  double written_at;        /* monotonic seconds; 0: never */
   struct entry *next;
 };
 
@@ -191,29 +193,54 @@ static int fingerprint(struct ctl *c, struct entry *e)
   return scrape_fingerprint_from_log(log, len, e->fp);
 }
 
+/* Through the API server's pod proxy (which does not verify the pod's
+ * certificate). Untested in the test rig: its API server refuses to proxy
+ * to loopback pod IPs. */
+static int fetch_proxy(struct ctl *c, struct entry *e, char **text, size_t *len)
+{
+  _cleanup_free_ char *path = NULL;
+  char name[300];
+
+  snprintf(name, sizeof name, "https:%s:%d", e->pod, CTL_METRICS_PORT);
+  path = kube_path(&kube_pods, e->ns, name, "proxy/metrics");
+  if (!path)
+    return -ENOMEM;
+  return kube_request_text(c->client, "GET", path, NULL, PROMTEXT_MAX_TEXT,
+                           text, len);
+}
+
+/* Directly from the pod's IP; after 5 failures in a row (a pod network
+ * the controller cannot reach), through the proxy, and from then on if
+ * that works. */
 static int fetch(struct ctl *c, struct entry *e, char **text, size_t *len)
 {
   char url[256];
+  int r;
 
-  if (c->o.use_pod_proxy) {
-    /* untested in the test rig: its API server refuses loopback pods */
-    _cleanup_free_ char *path = NULL;
-    char name[300];
-
-    snprintf(name, sizeof name, "https:%s:%d", e->pod, CTL_METRICS_PORT);
-    path = kube_path(&kube_pods, e->ns, name, "proxy/metrics");
-    if (!path)
-      return -ENOMEM;
-    return kube_request_text(c->client, "GET", path, NULL, PROMTEXT_MAX_TEXT,
-                             text, len);
-  }
+  if (c->o.use_pod_proxy || e->via_proxy)
+    return fetch_proxy(c, e, text, len);
   if (!e->fp[0] && fingerprint(c, e) < 0)
     return -ENOENT;
   snprintf(url, sizeof url,
            strchr(e->ip, ':') ? "https://[%s]:%d/metrics"
                               : "https://%s:%d/metrics",
            e->ip, CTL_METRICS_PORT);
-  return scrape_get(url, e->fp, text, len);
+  r = scrape_get(url, e->fp, text, len);
+  if (r == 0) {
+    e->direct_failures = 0;
+    return 0;
+  }
+  if (r != -EIO || ++e->direct_failures < 5)
+    return r;
+  error_clear();
+  r = fetch_proxy(c, e, text, len);
+  if (r == 0) {
+    ctl_log("%s/%s: the pod's IP cannot be reached: reading its metrics "
+            "through the API server",
+            e->ns, e->pod);
+    e->via_proxy = true;
+  }
+  return r;
 }
 
 static void scrape_one(struct ctl_progress *p, struct entry *e)
@@ -292,6 +319,8 @@ static void *loop(void *opaque)
         e->copied = copy.copied;
         e->total = copy.total;
         e->written_at = copy.written_at;
+        e->direct_failures = copy.direct_failures;
+        e->via_proxy = copy.via_proxy;
       }
       free(copy.uid);
       free(copy.ns);

@@ -122,6 +122,9 @@ int scrape_get(const char *url, const char *fp, char **ret, size_t *ret_len)
   curl_easy_cleanup(h);
   if (rc != CURLE_OK || status != 200) {
     free(b.buf);
+    if (rc == CURLE_PEER_FAILED_VERIFICATION)
+      return error_set(EKEYREJECTED,
+                       "GET %s: the certificate is not the pinned one", url);
     if (rc != CURLE_OK)
       return error_set(EIO, "GET %s: %s", url,
                        errbuf[0] ? errbuf : curl_easy_strerror(rc));

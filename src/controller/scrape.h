@@ -18,6 +18,7 @@ int scrape_fingerprint_from_log(const char *log, size_t len,
 
 /* GET url (https://IP:PORT/metrics), accepting only a server certificate
  * whose SHA-256 is fp; the body (at most PROMTEXT_MAX_TEXT) in *ret.
+ * -EKEYREJECTED for another certificate, -EIO when no answer came.
  * A 2 s timeout: a scrape never holds up the loop. */
 int scrape_get(const char *url, const char *fp, char **ret, size_t *ret_len);
 
