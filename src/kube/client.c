@@ -394,6 +394,7 @@ struct xfer {
   int stream_rc;
   CURL *h;
   const atomic_bool *stop;
+  bool text; /* any reply type (logs, metrics through the pod proxy) */
 };
 
 static size_t on_header(char *ptr, size_t size, size_t n, void *opaque)
@@ -644,7 +645,8 @@ static int perform(struct kube_client *c, enum verb v, const char *path,
       wipe_free(auth);
       return error_set(ENOMEM, "out of memory");
     }
-    headers = curl_slist_append(NULL, "Accept: application/json");
+    headers = curl_slist_append(NULL, x->text ? "Accept: */*"
+                                              : "Accept: application/json");
     if (headers && body) {
       char ct[128];
 
@@ -792,7 +794,7 @@ int kube_request_text(struct kube_client *c, const char *method,
                       const char *path, const char *query, size_t max,
                       char **ret_body, size_t *ret_len)
 {
-  struct xfer x = {.body = {.max = max}};
+  struct xfer x = {.body = {.max = max}, .text = true};
   int v = method_verb(method), r;
 
   if (v < 0)

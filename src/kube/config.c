@@ -578,10 +578,15 @@ int kube_config_load(const char *path, const char *context,
   if (path && *path)
     return kube_config_load_file(path, context, ret);
   if (env && *env) {
+    int r;
+
     first = strndup(env, strcspn(env, ":"));
     if (!first)
       return error_set(ENOMEM, "out of memory");
-    return kube_config_load_file(first, context, ret);
+    r = kube_config_load_file(first, context, ret);
+    if (r < 0)
+      error_prefix("KUBECONFIG");
+    return r;
   }
   if (getenv("KUBERNETES_SERVICE_HOST"))
     return kube_config_in_cluster(NULL, ret);

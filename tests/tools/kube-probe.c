@@ -8,7 +8,8 @@
  * --namespace NS, --qps Q, --burst B.
  *
  * Commands (RES is pods, configmaps, secrets, events, leases, pvcs,
- * pvs, namespaces, nodes):
+ * pvs, namespaces, nodes, or GROUP/VERSION/PLURAL of a namespaced custom
+ * resource):
  *   config                      the config chosen (no secrets)
  *   get RES NAME                the object
  *   create RES | update RES     the object from stdin (JSON)
@@ -21,6 +22,8 @@
  *   increment NAME KEY N        N conflict-retried increments of data.KEY
  *                               of ConfigMap NAME
  *   requests N                  N GETs of the namespace, timed
+ *   poll RES NAME COUNT INTERVAL  COUNT gets, INTERVAL seconds apart: ok
+ *                               or the error, one line each
  *   lease NAME IDENTITY DURATION DEADLINE RETRY SECONDS
  *                               campaigns; prints lead start/tick/stop
  */
@@ -96,9 +99,21 @@ static const struct kube_resource *resource(const char *name)
       {"nodes", &kube_nodes},
   };
 
+  static struct kube_resource custom;
+  char *a, *b;
+
   for (size_t i = 0; i < ARRAY_SIZE(map); i++)
     if (streq(map[i].name, name))
       return map[i].res;
+  a = strchr(name, '/');
+  b = a ? strchr(a + 1, '/') : NULL;
+  if (b) {
+    custom.group = strndup(name, a - name);
+    custom.version = strndup(a + 1, b - a - 1);
+    custom.plural = b + 1;
+    custom.namespaced = true;
+    return &custom;
+  }
   fprintf(stderr, "kube-probe: unknown resource %s\n", name);
   exit(2);
 }
@@ -297,6 +312,30 @@ static int cmd_requests(struct kube_client *c, const char *ns, long n)
   return 0;
 }
 
+static int cmd_poll(struct kube_client *c, const char *ns, char **argv)
+{
+  const struct kube_resource *res = resource(argv[0]);
+  long n = atol(argv[2]);
+
+  for (long i = 0; i < n; i++) {
+    json_t *obj = NULL;
+    int r = kube_get(c, res, ns, argv[1], &obj);
+
+    json_decref(obj);
+    if (r < 0) {
+      emit(json_pack("{s:b, s:s, s:I, s:s, s:f}", "ok", 0, "error",
+                     error_message() ? error_message() : "?", "code",
+                     (json_int_t)kube_last_code(), "reason", kube_last_reason(),
+                     "t", wall()));
+      error_clear();
+    } else {
+      emit(json_pack("{s:b, s:f}", "ok", 1, "t", wall()));
+    }
+    usleep((useconds_t)(atof(argv[3]) * 1e6));
+  }
+  return 0;
+}
+
 /* ---- leader election ---- */
 
 static void lead_started(void *opaque)
@@ -485,6 +524,10 @@ int main(int argc, char **argv)
     return r;
   } else if (streq(cmd, "requests") && argc == 1) {
     r = cmd_requests(c, ns, atol(argv[0]));
+    kube_client_free(c);
+    return r;
+  } else if (streq(cmd, "poll") && argc == 4) {
+    r = cmd_poll(c, ns, argv);
     kube_client_free(c);
     return r;
   } else if (streq(cmd, "lease") && argc == 6) {
