@@ -13,6 +13,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import urllib.request
 import uuid
 
 import pytest
@@ -585,8 +586,10 @@ def test_deployment_runs_the_controller(kube_cluster, deployed, kube_ns,
     args = list(c["args"])
     helptext = subprocess.run([str(exe), "--help"], capture_output=True,
                               text=True).stdout
-    if "--health-addr" not in helptext:  # not in the controller yet
-        args = [a for a in args if not a.startswith("--health-addr")]
+    health = "--health-addr" in helptext  # not in every controller yet
+    args = [a for a in args if not a.startswith("--health-addr")]
+    if health:  # pods share the host's network here: one address each
+        args.append("--health-addr=$(POD_IP):8081")
     args += ["--populator-command=%s" % populator,
              # the node agent cannot give a non-root user the volume
              "--populator-uid=0",
@@ -605,6 +608,10 @@ def test_deployment_runs_the_controller(kube_cluster, deployed, kube_ns,
                          {"op": "replace", "path":
                           "/spec/template/spec/containers/0/args",
                           "value": args},
+                         {"op": "add", "path":
+                          "/spec/template/spec/containers/0/env/-",
+                          "value": {"name": "POD_IP", "valueFrom": {
+                              "fieldRef": {"fieldPath": "status.podIP"}}}},
                          # the rig's own files are under the host's /tmp,
                          # which the emptyDir would hide from the node
                          # agent's later mounts
@@ -631,6 +638,11 @@ def test_deployment_runs_the_controller(kube_cluster, deployed, kube_ns,
         k.poll(lambda: "caches filled" in log(leader), timeout=60,
                what="the leader's caches filled")
         assert "waiting to lead" in log(standby)
+        if health:  # the probes' endpoint, on both replicas
+            for p in pods:
+                url = "http://%s:8081/healthz" % p["status"]["podIP"]
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    assert r.status == 200
         assert "leading" not in log(standby).replace("waiting to lead", "")
 
         # a PVC populated by the Deployment's controller
