@@ -13,12 +13,14 @@ import pathlib
 import re
 import shutil
 import subprocess
+import urllib.request
 import uuid
 
 import pytest
 import yaml
 
 from peers.kube import *  # noqa: F401,F403
+from peers.ovirt_engine import *  # noqa: F401,F403
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -467,7 +469,8 @@ def test_deployment(kube_cluster, deployed):
     assert c["image"] == "quay.io/hoist/hoist-controller:" + v
     env = {e["name"]: e.get("value") for e in c["env"]}
     assert env["HOIST_POPULATOR_IMAGE"] == "quay.io/hoist/hoist-populator:" + v
-    assert d["spec"]["replicas"] == 2 and "--leader-elect" in c["args"]
+    assert d["spec"]["replicas"] == 2
+    assert "--leader-elect-identity=$(POD_NAME)" in c["args"]
     assert "--health-addr=:8081" in c["args"]
     assert c["livenessProbe"]["httpGet"] == {"path": "/healthz",
                                              "port": "health"}
@@ -548,6 +551,142 @@ def test_kustomize_images_rewrite_both_images(kube_cluster, tmp_path):
     assert env["POD_NAMESPACE"] is None  # other variables left alone
 
 
+# ---- the Deployment, running ----
+
+def _controller_pods(cluster, command):
+    pods = cluster.kube.list(
+        "v1", "Pod", NS, labelSelector="app.kubernetes.io/name=hoist-controller")
+    return [p for p in pods
+            if p["spec"]["containers"][0].get("command") == command
+            and not p["metadata"].get("deletionTimestamp")]
+
+
+def _write_source(path, size):
+    """A raw disk with data in three places and holes between."""
+    with open(path, "wb") as f:
+        f.truncate(size)
+        for off, byte in ((0, 0x11), (3 << 20, 0x22), (size - (1 << 20), 0x33)):
+            f.seek(off)
+            f.write(bytes([byte]) * (512 << 10))
+
+
+def test_deployment_runs_the_controller(kube_cluster, deployed, kube_ns,
+                                        build_dir, ovirt_engine_factory,
+                                        tmp_path):
+    """deploy/ with only the command (and the rig's populator settings)
+    patched by a kustomize overlay: the two replicas run under the
+    Deployment's ServiceAccount and RBAC, one leads, and a PVC is
+    populated end to end."""
+    exe = build_dir / "src" / "controller" / "program" / "hoist-controller"
+    populator = (build_dir / "src" / "populator" / "hoist-populator").resolve()
+    if not exe.exists():
+        pytest.skip("hoist-controller is not built in this tree")
+    exe = exe.resolve()
+    c = _deployment(kube_cluster)["spec"]["template"]["spec"]["containers"][0]
+    args = list(c["args"])
+    helptext = subprocess.run([str(exe), "--help"], capture_output=True,
+                              text=True).stdout
+    health = "--health-addr" in helptext  # not in every controller yet
+    args = [a for a in args if not a.startswith("--health-addr")]
+    if health:  # pods share the host's network here: one address each
+        args.append("--health-addr=$(POD_IP):8081")
+    args += ["--populator-command=%s" % populator,
+             # the node agent cannot give a non-root user the volume
+             "--populator-uid=0",
+             "--progress-interval=1", "--scrape-interval=0.5",
+             "--lease-duration=6", "--renew-deadline=4", "--retry-period=1"]
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / "kustomization.yaml").write_text(yaml.safe_dump({
+        "resources": [os.path.relpath(DEPLOY, overlay)],
+        "patches": [{"target": {"kind": "Deployment",
+                                "name": "hoist-controller"},
+                     "patch": json.dumps([
+                         {"op": "add", "path":
+                          "/spec/template/spec/containers/0/command",
+                          "value": [str(exe)]},
+                         {"op": "replace", "path":
+                          "/spec/template/spec/containers/0/args",
+                          "value": args},
+                         {"op": "add", "path":
+                          "/spec/template/spec/containers/0/env/-",
+                          "value": {"name": "POD_IP", "valueFrom": {
+                              "fieldRef": {"fieldPath": "status.podIP"}}}},
+                         # the rig's own files are under the host's /tmp,
+                         # which the emptyDir would hide from the node
+                         # agent's later mounts
+                         {"op": "replace", "path": "/spec/template/spec/"
+                          "containers/0/volumeMounts/0/mountPath",
+                          "value": "/var/tmp"}])}]}))
+    k = kube_cluster.kube
+    kube_cluster.kubectl("apply", "-k", overlay)
+    try:
+        k.poll(lambda: [p["status"].get("phase") for p in _controller_pods(
+            kube_cluster, [str(exe)])] == ["Running"] * 2, timeout=90,
+            what="two controller pods running")
+        pods = _controller_pods(kube_cluster, [str(exe)])
+        names = sorted(p["metadata"]["name"] for p in pods)
+        lease = k.wait("coordination.k8s.io/v1", "Lease", "hoist-controller",
+                       NS, timeout=60, what="held by a replica",
+                       until=lambda o: o and o["spec"].get(
+                           "holderIdentity") in names)
+        leader = lease["spec"]["holderIdentity"]
+        (standby,) = [n for n in names if n != leader]
+
+        def log(name):
+            return kube_cluster.pod_log(NS, name)
+        k.poll(lambda: "caches filled" in log(leader), timeout=60,
+               what="the leader's caches filled")
+        assert "waiting to lead" in log(standby)
+        if health:  # the probes' endpoint, on both replicas
+            for p in pods:
+                url = "http://%s:8081/healthz" % p["status"]["podIP"]
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    assert r.status == 200
+        assert "leading" not in log(standby).replace("waiting to lead", "")
+
+        # a PVC populated by the Deployment's controller
+        engine = ovirt_engine_factory()
+        src = tmp_path / "disk.raw"
+        _write_source(src, 8 << 20)
+        disk = engine.add_disk(src, fmt="raw", backend="file")
+        k.create({"apiVersion": "v1", "kind": "Secret",
+                  "metadata": {"name": "engine", "namespace": kube_ns},
+                  "stringData": {"user": "admin@internal",
+                                 "password": engine.password,
+                                 "ca.crt": engine.pki["ca"].read_text()}})
+        k.create(cr("OvirtVolumePopulator", "disk-1", spec={
+            "engineUrl": engine.url, "engineSecretName": "engine",
+            "diskId": disk["id"]}), namespace=kube_ns)
+        sclass = "hoist-csi"
+        if kube_cluster.csi_unavailable:
+            sclass = "hoist-static"
+            kube_cluster.static_pv(size="16Mi", storage_class=sclass)
+        k.create({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                  "metadata": {"name": "disk-1", "namespace": kube_ns},
+                  "spec": {"accessModes": ["ReadWriteOnce"],
+                           "storageClassName": sclass,
+                           "resources": {"requests": {"storage": "16Mi"}},
+                           "dataSourceRef": {"apiGroup": GROUP,
+                                             "kind": "OvirtVolumePopulator",
+                                             "name": "disk-1"}}})
+        kube_cluster.wait_pvc_bound(kube_ns, "disk-1", timeout=180)
+        path = kube_cluster.pvc_host_path(kube_ns, "disk-1") / "disk.img"
+        assert path.read_bytes()[:8 << 20] == src.read_bytes()
+        got = k.wait(GROUP + "/v1beta1", "OvirtVolumePopulator", "disk-1",
+                     kube_ns, timeout=60, what="Succeeded",
+                     until=lambda o: o.get("status", {}).get("phase") ==
+                     "Succeeded")
+        assert got["status"]["progress"] == "100"
+        st = got["status"]
+        assert st["bytesCopied"] == st["bytesTotal"] > 0
+        for name in names:  # RBAC let it do all of that
+            assert "forbidden" not in log(name).lower(), log(name)
+        assert engine.password not in log(leader)
+    finally:
+        kube_cluster.kubectl("apply", "-k", DEPLOY)
+
+
 # ---- VolumePopulator registrations ----
 
 def test_populator_registration(kube_cluster, deployed):
@@ -596,7 +735,7 @@ IMAGES = {  # Containerfile directory: (program, ninja target)
     "hoist-populator": ("/usr/bin/hoist-populator",
                         "src/populator/hoist-populator"),
     "hoist-controller": ("/usr/bin/hoist-controller",
-                         "src/controller/hoist-controller"),
+                         "src/controller/program/hoist-controller"),
 }
 
 
