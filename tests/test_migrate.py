@@ -9,6 +9,9 @@ failures leave nothing that looks complete.
 """
 import os
 import re
+import signal
+import subprocess
+import time
 
 import pytest
 import yaml
@@ -289,6 +292,40 @@ def test_failed_only_vm_leaves_no_output_directory(tmp_path, migrate):
     assert p.stderr.count("\n") == 1
     assert re.search(r'VM "x" failed: .*export-disk1\.raw', p.stderr)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupt_leaves_nothing(tmp_path, hoist_bin, sig):
+    """Ctrl-C (or a SIGTERM) mid-copy stops the copy between requests: the
+    exit code says which signal, and neither the VM's directory nor its
+    hidden temporary one is left behind."""
+    big = VM(name="big", nics=[],
+             disks=[Disk(size=1024 * MiB, writes=[(0, 1024 * MiB, "0x5a")])])
+    made = make_ova(tmp_path / "a.ova", [big], tmp_path / "w")
+    out = tmp_path / "out"
+    out.mkdir()
+    proc = subprocess.Popen(
+        [str(hoist_bin), "migrate", "--no-progress", "--source",
+         f"ova:{made.path}", "--target", f"dir:{out}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    started = False
+    while not started and proc.poll() is None and \
+            time.monotonic() < deadline:
+        # The disk is written under a temporary name in a hidden
+        # directory.
+        started = any(f.stat().st_size > 0 for d in out.iterdir()
+                      for f in d.iterdir())
+        time.sleep(0.005)
+    assert started, "the copy never started"
+    proc.send_signal(sig)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + sig, stderr
+    assert "0 of 1 VMs migrated" in stdout
+    assert "stopping (again to quit at once)" in stderr
+    assert 'VM "big" was not migrated: interrupted; no output was left' \
+        in stderr
+    assert list(out.iterdir()) == []
 
 
 def test_paths_with_spaces_are_quoted(tmp_path, migrate):

@@ -18,6 +18,10 @@ struct vm;
 struct vm_list;
 typedef struct json_t json_t;
 json_t *cli_vm_json(const struct vm *vm);
+/* A VM's NICs (the source's model under model_key) and its concerns as
+ * JSON arrays, or NULL when out of memory. */
+json_t *cli_nics_json(const struct vm *vm, const char *model_key);
+json_t *cli_concerns_json(const struct vm *vm);
 void cli_print_vms(const struct vm_list *vms);
 /* Prints and frees list (NULL: an error message); returns the exit
  * status. */
@@ -50,9 +54,6 @@ int cli_open_disk_opts(const char *spec, const struct cli_source_options *o,
 /* SRC as messages may show it (a ticket in a URL abbreviated); caller
  * frees, NULL when out of memory. */
 char *cli_display_spec(const char *spec);
-
-/* "1.5 GiB" */
-const char *cli_human_size(uint64_t bytes, char *buf, size_t len);
 
 /* Parses a size or count; returns -1 on bad input. */
 int cli_parse_uint(const char *s, unsigned long long max,

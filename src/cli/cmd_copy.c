@@ -15,6 +15,7 @@
 #include "copy/engine.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 static void copy_usage(FILE *f)
 {
@@ -184,8 +185,8 @@ int cmd_copy(int argc, char **argv)
   } else if (progress_mode != 0 || isatty(STDERR_FILENO)) {
     char a[32], b[32];
     fprintf(stderr, "copied %s (%s of data) from %s %s in %.2fs\n",
-            cli_human_size(src->size, a, sizeof a),
-            cli_human_size(atomic_load(&progress.written), b, sizeof b),
+            human_size(src->size, a, sizeof a),
+            human_size(atomic_load(&progress.written), b, sizeof b),
             src->format, shown ? shown : "SRC", progress_now() - started);
   }
   dest_close(dst);

@@ -10,6 +10,7 @@
 #include "sources/ova/ova.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 /* Map summaries print at most this many runs; the totals cover all. */
 #define INSPECT_MAX_RUNS 64
@@ -147,8 +148,9 @@ static int verify_ova(struct ova *ova, struct verify_result *v)
 
 static json_t *vm_json(const struct vm *vm)
 {
-  json_t *o, *disks = json_array(), *nics = json_array();
-  json_t *concerns = json_array();
+  json_t *o, *disks = json_array();
+  json_t *nics = cli_nics_json(vm, "source_model");
+  json_t *concerns = cli_concerns_json(vm);
   size_t i;
 
   for (i = 0; i < vm->disks.len; i++) {
@@ -164,20 +166,6 @@ static json_t *vm_json(const struct vm *vm)
                   vm_disk_bus_name(d->bus), "controller", d->source_controller,
                   "boot_order", d->boot_order, "serial", d->serial, "shareable",
                   d->shareable));
-  }
-  for (i = 0; i < vm->nics.len; i++) {
-    const struct vm_nic *n = &vm->nics.ptr[i];
-    json_array_append_new(nics, json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "name",
-                                          n->name, "mac", n->mac, "network",
-                                          n->network, "source_model",
-                                          n->source_model, "model", n->model));
-  }
-  for (i = 0; i < vm->concerns.len; i++) {
-    const struct vm_concern *c = &vm->concerns.ptr[i];
-    json_array_append_new(concerns,
-                          json_pack("{s:s,s:s?,s:s?}", "level",
-                                    vm_concern_level_name(c->level), "category",
-                                    c->category, "message", c->message));
   }
   o = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s?,s:s,s:b,s:{s:I,s:I,s:I,"
                 "s:I},s:I,s:s}",
@@ -228,8 +216,7 @@ static void print_vm(const struct vm *vm, size_t index)
          vm->cores_per_socket == 1 ? "" : "s", vm->threads_per_core,
          vm->threads_per_core == 1 ? "" : "s");
   printf("  memory:       %s (%llu bytes)\n",
-         cli_human_size(vm->memory, a, sizeof a),
-         (unsigned long long)vm->memory);
+         human_size(vm->memory, a, sizeof a), (unsigned long long)vm->memory);
   printf("  disks:        %zu\n", vm->disks.len);
   for (i = 0; i < vm->disks.len; i++) {
     const struct vm_disk *d = &vm->disks.ptr[i];
@@ -237,7 +224,7 @@ static void print_vm(const struct vm *vm, size_t index)
                 strcmp(d->source_controller, vm_disk_bus_name(d->bus)) != 0;
     printf("    %s: %s, %s, %s%s%s%s, %s%s%s", d->id,
            d->locator ? d->locator : "(empty, no file)",
-           cli_human_size(d->capacity, a, sizeof a), vm_disk_bus_name(d->bus),
+           human_size(d->capacity, a, sizeof a), vm_disk_bus_name(d->bus),
            ctrl ? " (" : "", ctrl ? d->source_controller : "", ctrl ? ")" : "",
            d->format ? d->format : "?", d->compression ? ", " : "",
            d->compression ? d->compression : "");
@@ -397,15 +384,15 @@ int cmd_inspect(int argc, char **argv)
     printf("source:        %s\n", argv[optind]);
     printf("format:        %s%s%s%s\n", d->format, d->variant ? " (" : "",
            d->variant ? d->variant : "", d->variant ? ")" : "");
-    printf("virtual size:  %s (%llu bytes)\n",
-           cli_human_size(d->size, a, sizeof a), (unsigned long long)d->size);
-    printf("allocated:     %s\n",
-           cli_human_size(d->allocated == DISK_UNKNOWN ? map.data_bytes
-                                                       : d->allocated,
-                          b, sizeof b));
+    printf("virtual size:  %s (%llu bytes)\n", human_size(d->size, a, sizeof a),
+           (unsigned long long)d->size);
+    printf(
+        "allocated:     %s\n",
+        human_size(d->allocated == DISK_UNKNOWN ? map.data_bytes : d->allocated,
+                   b, sizeof b));
     printf("data / zero:   %s / %s in %zu runs\n",
-           cli_human_size(map.data_bytes, a, sizeof a),
-           cli_human_size(map.zero_bytes, z, sizeof z), map.runs);
+           human_size(map.data_bytes, a, sizeof a),
+           human_size(map.zero_bytes, z, sizeof z), map.runs);
     for (i = 0; i < json_array_size(map.json_runs); i++) {
       json_t *run = json_array_get(map.json_runs, i);
       printf("  %-4s %14lld +%lld\n",

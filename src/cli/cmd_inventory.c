@@ -12,6 +12,7 @@
 #include "model/names.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 #define P(s) names_printable((s), (char[128]){0}, 128)
 
@@ -48,7 +49,8 @@ static const char *power_name(enum vm_power p)
 
 json_t *cli_vm_json(const struct vm *vm)
 {
-  json_t *disks = json_array(), *nics = json_array(), *concerns = json_array();
+  json_t *disks = json_array(), *nics = cli_nics_json(vm, "interface");
+  json_t *concerns = cli_concerns_json(vm);
   json_t *o;
   size_t i;
 
@@ -62,20 +64,6 @@ json_t *cli_vm_json(const struct vm *vm)
                   "bus", vm_disk_bus_name(d->bus), "interface",
                   d->source_controller, "bootable", d->boot_order > 0,
                   "shareable", d->shareable, "storage", d->storage));
-  }
-  for (i = 0; i < vm->nics.len; i++) {
-    const struct vm_nic *n = &vm->nics.ptr[i];
-    json_array_append_new(nics, json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "name",
-                                          n->name, "mac", n->mac, "network",
-                                          n->network, "interface",
-                                          n->source_model, "model", n->model));
-  }
-  for (i = 0; i < vm->concerns.len; i++) {
-    const struct vm_concern *c = &vm->concerns.ptr[i];
-    json_array_append_new(concerns,
-                          json_pack("{s:s,s:s?,s:s?}", "level",
-                                    vm_concern_level_name(c->level), "category",
-                                    c->category, "message", c->message));
   }
   o = json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?,s:s,s:b,s:{s:I,s:I,s:I},s:I,"
                 "s:s,s:s?,s:s?}",
@@ -169,12 +157,12 @@ void cli_print_vms(const struct vm_list *vms)
     for (j = 0; j < vm->disks.len; j++)
       bytes += vm->disks.ptr[j].capacity;
     snprintf(disks, sizeof disks, "%zu (%s)", vm->disks.len,
-             cli_human_size(bytes, total, sizeof total));
+             human_size(bytes, total, sizeof total));
     concern_counts(vm, counts, sizeof counts);
     printf("%-24s %-7s %-4u %-9s %-8s %-18s %-4zu %s\n", P(vm->name),
            power_name(vm->power),
            vm->sockets * vm->cores_per_socket * vm->threads_per_core,
-           cli_human_size(vm->memory, mem, sizeof mem),
+           human_size(vm->memory, mem, sizeof mem),
            vm->secure_boot ? "efi+sb" : vm_firmware_name(vm->firmware), disks,
            vm->nics.len, counts);
     for (j = 0; j < vm->concerns.len; j++) {
@@ -265,8 +253,8 @@ static int list_storage(const struct ovirt_inventory *inv, bool as_json)
       printf("%-24s %-8s %-10s %-10s %-10s %s\n", P(s->name),
              P(s->type ? s->type : "-"),
              P(s->storage_type ? s->storage_type : "-"),
-             cli_human_size(s->available, a, sizeof a),
-             cli_human_size(s->used, u, sizeof u), P(s->id));
+             human_size(s->available, a, sizeof a),
+             human_size(s->used, u, sizeof u), P(s->id));
   }
   return as_json ? cli_print_json(list) : 0;
 }

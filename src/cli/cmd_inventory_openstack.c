@@ -14,6 +14,7 @@
 #include "sources/openstack/cloud.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 #define P(s) names_printable((s), (char[128]){0}, 128)
 #define GiB (1024ull * 1024 * 1024)
@@ -133,7 +134,7 @@ static int list_images(struct os_cloud *c, bool as_json)
       printf("%-24s %-8s %-8s %-10s %s\n", P(img->name ? img->name : "-"),
              P(img->status ? img->status : "-"),
              P(img->disk_format ? img->disk_format : "-"),
-             cli_human_size(img->size, size, sizeof size), P(img->id));
+             human_size(img->size, size, sizeof size), P(img->id));
   }
   glance_image_list_free(&images);
   return as_json ? cli_print_json(list) : 0;

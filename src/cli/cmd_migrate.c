@@ -32,6 +32,7 @@
 #include "sources/ova/ova.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 #define P(s) names_printable((s), (char[128]){0}, 128)
 
@@ -415,6 +416,9 @@ static int openstack_source_finish(struct migrate_source *s, void *handle,
 
 /* ---- the pipeline ---- */
 
+/* Set by the interrupt thread on SIGINT/SIGTERM. */
+static atomic_bool migrate_stop;
+
 /* Copies disk i of the plan into dir/<pvc>.raw. */
 static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
                          struct plan *p, size_t i, const char *dir)
@@ -487,6 +491,11 @@ static int migrate_vm(struct migrate_source *src, const struct migrate_args *a,
        (r = write_file(tmp, "pvcs.yaml", pvcs_yaml)) < 0) ||
       (r = write_file(tmp, "kustomization.yaml", kust_yaml)) < 0)
     goto fail;
+  /* A signal that came after the last copy still means no result. */
+  if (cli_interrupts_signal()) {
+    r = error_set(EINTR, "interrupted");
+    goto fail;
+  }
   /* mkdtemp() made it 0700; give it the mode mkdir() would have. */
   mask = umask(0);
   umask(mask);
@@ -537,7 +546,7 @@ static void print_next_steps(const struct migrate_args *a, const struct plan *p)
   printf("/\n");
   for (i = 0; i < p->vm->disks.len; i++)
     printf("  %s.raw: %s, PVC %s (requests %lluMi)\n", p->pvc_names[i],
-           cli_human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
+           human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
            (unsigned long long)kv_pvc_request_mib(p->disks[i].size,
                                                   a->kv.volume_mode));
   printf("  next: kubectl apply -k ");
@@ -699,9 +708,10 @@ static int run_migration(struct migrate_source *src, const struct vm_list *vms,
     if (r < 0) {
       if (cli_interrupts_signal())
         fprintf(stderr,
-                "%s migrate: VM \"%s\" was not migrated: interrupted; its "
-                "image transfer was cancelled and no output was left\n",
-                cli_program, P(vm_label(p->vm)));
+                "%s migrate: VM \"%s\" was not migrated: interrupted; %sno "
+                "output was left\n",
+                cli_program, P(vm_label(p->vm)),
+                src->engine ? "its image transfer was cancelled and " : "");
       else {
         fprintf(stderr, "%s migrate: VM \"%s\" failed: ", cli_program,
                 P(vm_label(p->vm)));
@@ -766,9 +776,47 @@ static int migrate_ova(const struct netmap *map, const struct migrate_args *a)
   return r;
 }
 
+/* Looks up the VMs named on the command line, each once however often it
+ * is named; a failure is reported here, and gives the exit code. */
+static int
+find_vms(int (*find)(void *provider, const char *name, struct vm **ret),
+         void *provider, const struct migrate_args *a, struct vm_list *vms)
+{
+  size_t i, j;
+  int r = 0;
+
+  for (i = 0; r == 0 && i < a->n_vms; i++) {
+    struct vm *vm = NULL;
+    bool dup = false;
+
+    r = find(provider, a->vms[i], &vm);
+    for (j = 0; r == 0 && j < vms->len; j++)
+      dup = dup || streq(vms->ptr[j]->id, vm->id);
+    if (r == 0 && dup)
+      vm_free(vm);
+    else if (r == 0 && vm_list_append(vms, vm) < 0) {
+      vm_free(vm);
+      r = error_set(ENOMEM, "out of memory");
+    }
+  }
+  if (r == 0)
+    return 0;
+  cli_report_error(NULL);
+  return cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
+}
+
+static int find_ovirt_vm(void *engine, const char *name, struct vm **ret)
+{
+  return ovirt_find_vm(engine, name, ret);
+}
+
+static int find_openstack_vm(void *cloud, const char *name, struct vm **ret)
+{
+  return os_cloud_find_vm(cloud, name, ret);
+}
+
 static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
 {
-  static atomic_bool stop;
   struct migrate_source src = {
       .open_disk = ovirt_source_open,
       .finish_disk = ovirt_source_finish,
@@ -776,42 +824,20 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
   };
   struct vm_list vms = {0};
   struct ovirt_config cfg;
-  size_t i, j;
   int r;
 
   if (cli_ovirt_config(&a->ovirt_opts, "migrate", a->source, &cfg) < 0)
     return 1;
-  cfg.stop = &stop;
-  if (cli_interrupts_start(&stop) < 0) {
-    cli_report_error(NULL);
-    return 1;
-  }
+  cfg.stop = &migrate_stop;
   r = ovirt_connect(&cfg, &src.engine);
   if (r < 0) {
     cli_report_error(NULL);
     return cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
   }
   src.name = ovirt_engine_origin(src.engine);
-  for (i = 0; r == 0 && i < a->n_vms; i++) {
-    struct vm *vm = NULL;
-    bool dup = false;
-
-    r = ovirt_find_vm(src.engine, a->vms[i], &vm);
-    for (j = 0; r == 0 && j < vms.len; j++)
-      dup = dup || streq(vms.ptr[j]->id, vm->id);
-    if (r == 0 && dup)
-      vm_free(vm);
-    else if (r == 0 && vm_list_append(&vms, vm) < 0) {
-      vm_free(vm);
-      r = error_set(ENOMEM, "out of memory");
-    }
-  }
-  if (r < 0) {
-    cli_report_error(NULL);
-    r = cli_interrupts_signal() ? 128 + cli_interrupts_signal() : 1;
-  } else {
+  r = find_vms(find_ovirt_vm, src.engine, a, &vms);
+  if (r == 0)
     r = run_migration(&src, &vms, NULL, map, a);
-  }
   vm_list_free(&vms);
   ovirt_close(src.engine);
   return r;
@@ -819,20 +845,17 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
 
 static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
 {
-  static atomic_bool stop;
   struct migrate_source src = {
       .open_disk = openstack_source_open,
       .finish_disk = openstack_source_finish,
   };
   struct vm_list vms = {0};
   struct os_session *session = NULL;
-  size_t i, j;
   int r;
 
   if (a->source)
     a->os_opts.opt[OPT_OS_AUTH_URL - OPT_OS_AUTH_URL] = a->source;
-  if (os_new_migration_id(src.migration) < 0 ||
-      cli_interrupts_start(&stop) < 0) {
+  if (os_new_migration_id(src.migration) < 0) {
     cli_report_error(NULL);
     return 1;
   }
@@ -844,33 +867,16 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
     cli_report_error(NULL);
     return 1;
   }
-  os_cloud_set_wait(src.cloud, a->ovirt_opts.transfer_timeout, &stop);
+  os_cloud_set_wait(src.cloud, a->ovirt_opts.transfer_timeout, &migrate_stop);
   src.name = "openstack";
   /* Said first, so that whoever must clean up after a crash knows it. */
   fprintf(stderr,
           "%s migrate: OpenStack migration %s: its temporary snapshots, "
           "volumes and images are named hoist-%s-…\n",
           cli_program, src.migration, src.migration);
-  for (i = 0; r == 0 && i < a->n_vms; i++) {
-    struct vm *vm = NULL;
-    bool dup = false;
-
-    r = os_cloud_find_vm(src.cloud, a->vms[i], &vm);
-    for (j = 0; r == 0 && j < vms.len; j++)
-      dup = dup || streq(vms.ptr[j]->id, vm->id);
-    if (r == 0 && dup)
-      vm_free(vm);
-    else if (r == 0 && vm_list_append(&vms, vm) < 0) {
-      vm_free(vm);
-      r = error_set(ENOMEM, "out of memory");
-    }
-  }
-  if (r < 0) {
-    cli_report_error(NULL);
-    r = 1;
-  } else {
+  r = find_vms(find_openstack_vm, src.cloud, a, &vms);
+  if (r == 0)
     r = run_migration(&src, &vms, NULL, map, a);
-  }
   vm_list_free(&vms);
   os_cloud_close(src.cloud);
   return r;
@@ -1071,6 +1077,14 @@ int cmd_migrate(int argc, char **argv)
     cli_report_error(NULL);
     return 1;
   }
+  /* SIGINT/SIGTERM stop the copy between requests, so that a VM's
+   * temporary directory and a source's temporaries are removed. */
+  if (cli_interrupts_start(&migrate_stop) < 0) {
+    cli_report_error(NULL);
+    netmap_free(map);
+    return 1;
+  }
+  a.copts.stop = &migrate_stop;
   if (a.openstack)
     r = migrate_openstack(map, &a);
   else if (a.ovirt)

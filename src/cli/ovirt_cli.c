@@ -135,11 +135,10 @@ static void *wait_signals(void *arg)
       _exit(128 + sig);
     atomic_store(&received, sig);
     atomic_store(stop_flag, true);
-    fprintf(stderr,
-            "%s: %s: stopping; the image transfer in progress is cancelled "
-            "(again to quit at once)\n",
-            cli_program, sig == SIGINT ? "interrupted" : "terminated");
     pthread_mutex_lock(&current_lock);
+    fprintf(stderr, "%s: %s: stopping%s (again to quit at once)\n", cli_program,
+            sig == SIGINT ? "interrupted" : "terminated",
+            current ? "; the image transfer in progress is cancelled" : "");
     if (current && ovirt_transfer_abort(current) < 0)
       fprintf(stderr, "%s: cannot cancel the image transfer: %s\n", cli_program,
               error_message() ? error_message() : "failed");

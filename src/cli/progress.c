@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "util/human.h"
 
 #define BAR_INTERVAL 0.25
 #define LINE_INTERVAL 5.0
@@ -30,9 +31,9 @@ static void render(struct progress_display *pd, bool final)
   double rate = elapsed > 0 ? written / elapsed : 0;
   char a[32], b[32], c[32];
 
-  cli_human_size(done, a, sizeof a);
-  cli_human_size(p->total, b, sizeof b);
-  cli_human_size((uint64_t)rate, c, sizeof c);
+  human_size(done, a, sizeof a);
+  human_size(p->total, b, sizeof b);
+  human_size((uint64_t)rate, c, sizeof c);
   if (pd->bar) {
     char bar[BAR_WIDTH + 1];
     int filled = (int)(pct / 100.0 * BAR_WIDTH);
@@ -45,7 +46,7 @@ static void render(struct progress_display *pd, bool final)
       fputc('\n', stderr);
   } else {
     char d[32];
-    cli_human_size(written, d, sizeof d);
+    human_size(written, d, sizeof d);
     fprintf(stderr, "%s: %.1f%% (%s of %s), %s of data written, %s/s, %.0fs\n",
             pd->label, pct, a, b, d, c, elapsed);
   }

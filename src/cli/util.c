@@ -23,22 +23,12 @@ void cli_report_error(const char *context)
   error_clear();
 }
 
-/* The disk over an imageio ticket holds no files to open beside it. */
-static int no_siblings(void *opaque, const char *name, struct bytesource **ret)
-{
-  (void)opaque;
-  (void)ret;
-  return error_set(ENOTSUP,
-                   "the image refers to another file (\"%s\"), which "
-                   "cannot be read over imageio",
-                   name);
-}
-
 static int open_imageio(const char *spec, const struct cli_source_options *o,
                         struct disk **ret)
 {
   struct imageio_options io = {0};
-  struct disk_open_opts dopts = {.open_sibling = no_siblings};
+  struct disk_open_opts dopts = {.open_sibling = disk_refuse_sibling,
+                                 .opaque = (char *)"imageio"};
   struct bytesource *bs;
   int r;
 
@@ -122,23 +112,6 @@ int cli_open_disk_opts(const char *spec, const struct cli_source_options *o,
   return disk_open_path(spec, ret);
 }
 
-const char *cli_human_size(uint64_t bytes, char *buf, size_t len)
-{
-  static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-  double v = bytes;
-  size_t u = 0;
-
-  while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
-    v /= 1024;
-    u++;
-  }
-  if (u == 0)
-    snprintf(buf, len, "%llu B", (unsigned long long)bytes);
-  else
-    snprintf(buf, len, "%.1f %s", v, units[u]);
-  return buf;
-}
-
 int cli_parse_uint(const char *s, unsigned long long max,
                    unsigned long long *ret)
 {
@@ -153,4 +126,42 @@ int cli_parse_uint(const char *s, unsigned long long max,
     return -1;
   *ret = v;
   return 0;
+}
+
+json_t *cli_nics_json(const struct vm *vm, const char *model_key)
+{
+  json_t *nics = json_array();
+  size_t i;
+
+  for (i = 0; nics && i < vm->nics.len; i++) {
+    const struct vm_nic *n = &vm->nics.ptr[i];
+
+    if (json_array_append_new(
+            nics, json_pack("{s:s?,s:s?,s:s?,s:s?,s:s?}", "name", n->name,
+                            "mac", n->mac, "network", n->network, model_key,
+                            n->source_model, "model", n->model)) < 0) {
+      json_decref(nics);
+      return NULL;
+    }
+  }
+  return nics;
+}
+
+json_t *cli_concerns_json(const struct vm *vm)
+{
+  json_t *concerns = json_array();
+  size_t i;
+
+  for (i = 0; concerns && i < vm->concerns.len; i++) {
+    const struct vm_concern *c = &vm->concerns.ptr[i];
+
+    if (json_array_append_new(
+            concerns, json_pack("{s:s,s:s?,s:s?}", "level",
+                                vm_concern_level_name(c->level), "category",
+                                c->category, "message", c->message)) < 0) {
+      json_decref(concerns);
+      return NULL;
+    }
+  }
+  return concerns;
 }

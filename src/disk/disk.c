@@ -241,3 +241,13 @@ int disk_open_path(const char *path, struct disk **ret)
                                  .opaque = dir};
   return disk_open(bs, &opts, ret);
 }
+
+int disk_refuse_sibling(void *transport, const char *name,
+                        struct bytesource **ret)
+{
+  (void)ret;
+  return error_set(ENOTSUP,
+                   "the image refers to another file (\"%s\"), which "
+                   "cannot be read over %s",
+                   name, (const char *)transport);
+}

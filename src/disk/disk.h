@@ -91,6 +91,12 @@ struct disk_open_opts {
   void *opaque;
 };
 
+/* An open_sibling for disks read over a network transport, where no file
+ * stands beside the image: refuses, naming the transport (opaque, a
+ * string such as "imageio"). */
+int disk_refuse_sibling(void *transport, const char *name,
+                        struct bytesource **ret);
+
 /* Detects the format from the content (never from the name), then opens
  * the matching decoder. Takes ownership of bs, also on failure. */
 int disk_open(struct bytesource *bs, const struct disk_open_opts *opts,

@@ -103,7 +103,5 @@ double pop_now(void);
 uint64_t pop_bytes_copied(struct pop_state *s);
 /* Fraction of the copy done (of the data when its amount is known). */
 double pop_progress_ratio(struct pop_state *s);
-/* "1.5 GiB" */
-const char *pop_human_size(uint64_t bytes, char *buf, size_t len);
 
 #endif

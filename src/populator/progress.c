@@ -1,6 +1,7 @@
 /* Plain progress lines on stderr every few seconds, from the engine's
  * atomic counters, on a thread of their own. */
 #include "populator/progress.h"
+#include "util/human.h"
 
 #include <stdatomic.h>
 #include <time.h>
@@ -20,12 +21,12 @@ static void print_line(struct pop_progress_log *l)
     return;
   pop_log("progress: %.1f%%, %s of %s of data (%s of %s virtual), %s/s",
           pop_progress_ratio(s) * 100,
-          pop_human_size(pop_bytes_copied(s), a, sizeof a),
-          pop_human_size(p->data_total == DISK_UNKNOWN ? 0 : p->data_total, b,
-                         sizeof b),
-          pop_human_size(atomic_load(&p->done), c, sizeof c),
-          pop_human_size(p->total, d, sizeof d),
-          pop_human_size((uint64_t)rate, e, sizeof e));
+          human_size(pop_bytes_copied(s), a, sizeof a),
+          human_size(p->data_total == DISK_UNKNOWN ? 0 : p->data_total, b,
+                     sizeof b),
+          human_size(atomic_load(&p->done), c, sizeof c),
+          human_size(p->total, d, sizeof d),
+          human_size((uint64_t)rate, e, sizeof e));
 }
 
 static void *log_thread(void *arg)

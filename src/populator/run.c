@@ -17,6 +17,7 @@
 #include "populator/termination.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/human.h"
 
 #define EXTENTS_STEP (1ull << 30)
 
@@ -91,9 +92,9 @@ static void log_start(const struct pop_args *a, const struct pop_source *src,
 
   pop_log("copying %s (%s %s, %s of data) to %s (%s)",
           src->shown ? src->shown : "the source", src->disk->format,
-          pop_human_size(src->disk->size, v, sizeof v),
+          human_size(src->disk->size, v, sizeof v),
           data == DISK_UNKNOWN ? "unknown amount"
-                               : pop_human_size(data, d, sizeof d),
+                               : human_size(data, d, sizeof d),
           a->volume_path, t->is_block ? "block device" : "file");
   if (t->resumed)
     pop_log("resuming from checkpoint %s: %llu of %llu units done",
@@ -225,9 +226,9 @@ int pop_run(const struct pop_args *a)
   if (r == 0) {
     char v[32], d[32], n[32];
     pop_log("done: %s (%s of data, %s read by this run) in %.1fs",
-            pop_human_size(st.progress.total, v, sizeof v),
-            pop_human_size(pop_bytes_copied(&st), d, sizeof d),
-            pop_human_size(atomic_load(&st.progress.read), n, sizeof n),
+            human_size(st.progress.total, v, sizeof v),
+            human_size(pop_bytes_copied(&st), d, sizeof d),
+            human_size(atomic_load(&st.progress.read), n, sizeof n),
             pop_now() - st.started);
   } else {
     pop_log("failed: %s", error_message());

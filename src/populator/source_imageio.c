@@ -11,17 +11,6 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 
-/* A disk served over imageio refers to no other file. */
-static int no_siblings(void *opaque, const char *name, struct bytesource **ret)
-{
-  (void)opaque;
-  (void)ret;
-  return error_set(ENOTSUP,
-                   "the image refers to another file (\"%s\"), which "
-                   "cannot be read over imageio",
-                   name);
-}
-
 /* "imageio:HOST:PORT/images/sha256:FIRST-16-HEX": the ticket is a secret,
  * so the checkpoint keeps a hash of it only. */
 static int id_from_url(const char *url, char **ret)
@@ -55,7 +44,8 @@ int pop_source_open_imageio(const struct pop_args *a,
 {
   const char *url = a->url ? a->url : c->url;
   struct imageio_options io = {0};
-  struct disk_open_opts dopts = {.open_sibling = no_siblings};
+  struct disk_open_opts dopts = {.open_sibling = disk_refuse_sibling,
+                                 .opaque = (char *)"imageio"};
   struct bytesource *bs;
   int r;
 

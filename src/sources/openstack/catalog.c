@@ -6,9 +6,9 @@
 #include <strings.h>
 
 #include "sources/openstack/keystone.h"
-#include "sources/openstack/os_json.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/json_path.h"
 
 /* More would be a catalog nobody runs; a cap keeps memory bounded. */
 #define CATALOG_MAX 4096
@@ -123,8 +123,8 @@ void os_token_info_clear(struct os_token_info *t)
 static int add_endpoints(struct os_token_info *out, json_t *svc,
                          const char *name)
 {
-  const char *type = osj_str(svc, "type");
-  json_t *eps = osj_get(svc, "endpoints"), *ep;
+  const char *type = jp_str(svc, "type");
+  json_t *eps = jp_get(svc, "endpoints"), *ep;
   size_t i;
 
   if (!type || !json_is_array(eps))
@@ -132,22 +132,22 @@ static int add_endpoints(struct os_token_info *out, json_t *svc,
   json_array_foreach(eps, i, ep)
   {
     struct os_endpoint e = {0};
-    const char *url = osj_str(ep, "url");
-    const char *iface = osj_str(ep, "interface");
-    const char *region = osj_str(ep, "region_id");
+    const char *url = jp_str(ep, "url");
+    const char *iface = jp_str(ep, "interface");
+    const char *region = jp_str(ep, "region_id");
     bool oom = false;
 
     if (!url || !iface)
       continue;
     if (!region)
-      region = osj_str(ep, "region");
+      region = jp_str(ep, "region");
     if (out->catalog.len >= CATALOG_MAX)
       return error_set(EPROTO,
                        "%s: the service catalog has more than %d "
                        "endpoints",
                        name, CATALOG_MAX);
     e.type = strdup(type);
-    e.name = osj_dup(svc, "name", &oom);
+    e.name = jp_dup(svc, "name", &oom);
     e.interface = strdup(iface);
     e.region = region ? strdup(region) : NULL;
     e.url = strdup(url);
@@ -171,27 +171,27 @@ int keystone_parse_token(const char *buf, size_t len, const char *name,
   int r;
 
   memset(out, 0, sizeof *out);
-  r = osj_load(buf, len, name, &j);
+  r = jp_load(buf, len, name, &j);
   if (r < 0)
     return r;
-  tok = osj_get(j, "token");
+  tok = jp_get(j, "token");
   if (!json_is_object(tok))
     return error_set(EPROTO,
                      "%s: the reply has no \"token\" object; is this a "
                      "Keystone v3 identity service?",
                      name);
-  s = osj_str(tok, "expires_at");
+  s = jp_str(tok, "expires_at");
   if (s && (out->expires_at = keystone_parse_time(s)) < 0)
     return error_set(EPROTO, "%s: the token's expires_at is not a time", name);
-  s = osj_str(tok, "issued_at");
+  s = jp_str(tok, "issued_at");
   if (s && (out->issued_at = keystone_parse_time(s)) < 0)
     out->issued_at = 0;
-  out->user_id = osj_dup(tok, "user.id", &oom);
-  out->project_id = osj_dup(tok, "project.id", &oom);
-  out->project_name = osj_dup(tok, "project.name", &oom);
+  out->user_id = jp_dup(tok, "user.id", &oom);
+  out->project_id = jp_dup(tok, "project.id", &oom);
+  out->project_name = jp_dup(tok, "project.name", &oom);
   if (oom)
     goto oom;
-  cat = osj_get(tok, "catalog");
+  cat = jp_get(tok, "catalog");
   json_array_foreach(cat, i, svc)
   {
     r = add_endpoints(out, svc, name);

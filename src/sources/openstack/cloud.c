@@ -12,10 +12,10 @@
 
 #include "model/names.h"
 #include "sources/openstack/keystone.h"
-#include "sources/openstack/os_json.h"
 #include "sources/openstack/service.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/json_path.h"
 
 #define LIST_MAX (64u * 1024 * 1024)
 #define ONE_MAX (1u * 1024 * 1024)
@@ -239,7 +239,7 @@ static int wait_status(struct os_cloud *c, struct os_service *svc,
     r = svc ? os_service_json(svc, "GET", path, NULL, ONE_MAX, &j) : -ENOSYS;
     if (r < 0)
       return r;
-    status = osj_str(j, key);
+    status = jp_str(j, key);
     if (status && streq(status, want))
       return 0;
     snprintf(look, sizeof look, ",%s,", status ? status : "");
@@ -318,7 +318,7 @@ int os_new_migration_id(char out[9])
 static int take_string(json_t *j, const char *path, char **ret,
                        const char *what)
 {
-  const char *s = osj_str(j, path);
+  const char *s = jp_str(j, path);
 
   if (!s)
     return error_set(EPROTO, "%s: the reply has no %s", what, path);
@@ -523,7 +523,7 @@ int os_export_finish(struct os_export *e)
 
 static bool tagged(json_t *meta, const char *id)
 {
-  const char *v = osj_str(meta, OS_MIGRATION_KEY);
+  const char *v = jp_str(meta, OS_MIGRATION_KEY);
 
   return v && (!id || streq(v, id));
 }
@@ -567,14 +567,14 @@ int os_cloud_cleanup(struct os_cloud *c, const char *id, bool dry_run,
   glance_image_list_free(&images);
   if (r == 0)
     r = fetch(c->cinder, "/volumes/detail", &vols);
-  json_array_foreach(osj_get(vols, "volumes"), i, o)
+  json_array_foreach(jp_get(vols, "volumes"), i, o)
   {
     _cleanup_free_ char *path = NULL;
-    if (r < 0 || !osj_str(o, "id") ||
-        !(tagged(osj_get(o, "metadata"), id) || named(osj_str(o, "name"), id)))
+    if (r < 0 || !jp_str(o, "id") ||
+        !(tagged(jp_get(o, "metadata"), id) || named(jp_str(o, "name"), id)))
       continue;
-    report(opaque, "volume", osj_str(o, "id"), osj_str(o, "name"));
-    if (dry_run || asprintf(&path, "/volumes/%s", osj_str(o, "id")) < 0)
+    report(opaque, "volume", jp_str(o, "id"), jp_str(o, "name"));
+    if (dry_run || asprintf(&path, "/volumes/%s", jp_str(o, "id")) < 0)
       continue;
     if (delete_and_wait(c, c->cinder, path) < 0 && !first)
       first = -error_code();
@@ -582,14 +582,14 @@ int os_cloud_cleanup(struct os_cloud *c, const char *id, bool dry_run,
   }
   if (r == 0)
     r = fetch(c->cinder, "/snapshots/detail", &snaps);
-  json_array_foreach(osj_get(snaps, "snapshots"), i, o)
+  json_array_foreach(jp_get(snaps, "snapshots"), i, o)
   {
     _cleanup_free_ char *path = NULL;
-    if (r < 0 || !osj_str(o, "id") ||
-        !(tagged(osj_get(o, "metadata"), id) || named(osj_str(o, "name"), id)))
+    if (r < 0 || !jp_str(o, "id") ||
+        !(tagged(jp_get(o, "metadata"), id) || named(jp_str(o, "name"), id)))
       continue;
-    report(opaque, "snapshot", osj_str(o, "id"), osj_str(o, "name"));
-    if (dry_run || asprintf(&path, "/snapshots/%s", osj_str(o, "id")) < 0)
+    report(opaque, "snapshot", jp_str(o, "id"), jp_str(o, "name"));
+    if (dry_run || asprintf(&path, "/snapshots/%s", jp_str(o, "id")) < 0)
       continue;
     if (delete_and_wait(c, c->cinder, path) < 0 && !first)
       first = -error_code();

@@ -9,9 +9,9 @@
 #include "net/http.h"
 #include "sources/openstack/glance_internal.h"
 #include "sources/openstack/keystone.h"
-#include "sources/openstack/os_json.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/json_path.h"
 
 #define IMAGE_JSON_MAX (1u * 1024 * 1024)
 #define LIST_JSON_MAX (16u * 1024 * 1024)
@@ -60,7 +60,7 @@ static bool is_hex(const char *s)
 int glance_image_from_json(json_t *j, const char *name,
                            struct glance_image *out)
 {
-  const char *id = osj_str(j, "id");
+  const char *id = jp_str(j, "id");
   bool oom = false;
 
   memset(out, 0, sizeof *out);
@@ -68,18 +68,18 @@ int glance_image_from_json(json_t *j, const char *name,
     return error_set(EPROTO, "%s: the reply is not an image (no \"id\")", name);
   if (!glance_id_ok(id))
     return error_set(EPROTO, "%s: the image id is not a valid id", name);
-  out->id = osj_dup(j, "id", &oom);
-  out->name = osj_dup(j, "name", &oom);
-  out->status = osj_dup(j, "status", &oom);
-  out->disk_format = osj_dup(j, "disk_format", &oom);
-  out->container_format = osj_dup(j, "container_format", &oom);
-  out->size = osj_u64(j, "size", 0);
-  out->virtual_size = osj_u64(j, "virtual_size", 0);
-  if (is_hex(osj_str(j, "checksum")))
-    out->checksum = osj_dup(j, "checksum", &oom);
-  if (osj_str(j, "os_hash_algo") && is_hex(osj_str(j, "os_hash_value"))) {
-    out->hash_algo = osj_dup(j, "os_hash_algo", &oom);
-    out->hash_value = osj_dup(j, "os_hash_value", &oom);
+  out->id = jp_dup(j, "id", &oom);
+  out->name = jp_dup(j, "name", &oom);
+  out->status = jp_dup(j, "status", &oom);
+  out->disk_format = jp_dup(j, "disk_format", &oom);
+  out->container_format = jp_dup(j, "container_format", &oom);
+  out->size = jp_u64_or(j, "size", 0);
+  out->virtual_size = jp_u64_or(j, "virtual_size", 0);
+  if (is_hex(jp_str(j, "checksum")))
+    out->checksum = jp_dup(j, "checksum", &oom);
+  if (jp_str(j, "os_hash_algo") && is_hex(jp_str(j, "os_hash_value"))) {
+    out->hash_algo = jp_dup(j, "os_hash_algo", &oom);
+    out->hash_value = jp_dup(j, "os_hash_value", &oom);
   }
   out->json = json_incref(j);
   if (oom) {
@@ -101,7 +101,7 @@ int glance_parse_image(const char *buf, size_t len, const char *name,
   int r;
 
   memset(out, 0, sizeof *out);
-  r = osj_load(buf, len, name, &j);
+  r = jp_load(buf, len, name, &j);
   if (r < 0)
     return r;
   return glance_image_from_json(j, name, out);
@@ -225,7 +225,7 @@ int glance_list_images(struct glance *g, size_t max,
                         LIST_JSON_MAX, &j);
     if (r < 0)
       return r;
-    list = osj_get(j, "images");
+    list = jp_get(j, "images");
     json_array_foreach(list, i, item)
     {
       struct glance_image img;
@@ -239,7 +239,7 @@ int glance_list_images(struct glance *g, size_t max,
         return error_set(ENOMEM, "out of memory");
       }
     }
-    next = osj_str(j, "next");
+    next = jp_str(j, "next");
     free(url);
     url = NULL;
     /* `next` is a path with a query: /v2/images?marker=… */

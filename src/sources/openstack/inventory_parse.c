@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "sources/openstack/inventory.h"
-#include "sources/openstack/os_json.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/json_path.h"
 
 /* Caps on what one reply may add: beyond these a reply is refused. */
 #define ITEMS_MAX 100000
@@ -30,12 +30,12 @@ static void str_list_free(struct os_str_list *l)
 static json_t *items(json_t *j, const char *key, const char *one,
                      json_t **single)
 {
-  json_t *v = osj_get(j, key);
+  json_t *v = jp_get(j, key);
 
   *single = NULL;
   if (json_is_array(v))
     return v;
-  v = one ? osj_get(j, one) : NULL;
+  v = one ? jp_get(j, one) : NULL;
   if (json_is_object(v))
     *single = v;
   return NULL;
@@ -64,45 +64,45 @@ static void server_clear(struct os_server *s)
 
 static int server_from(json_t *o, struct os_server *s)
 {
-  json_t *fl = osj_get(o, "flavor"), *vols, *v;
+  json_t *fl = jp_get(o, "flavor"), *vols, *v;
   bool fail = false;
   size_t i;
 
   memset(s, 0, sizeof *s);
-  if (!osj_str(o, "id"))
+  if (!jp_str(o, "id"))
     return 1; /* not a server: skipped */
-  s->id = osj_dup(o, "id", &fail);
-  s->name = osj_dup(o, "name", &fail);
-  s->status = osj_dup(o, "status", &fail);
-  s->description = osj_dup(o, "description", &fail);
+  s->id = jp_dup(o, "id", &fail);
+  s->name = jp_dup(o, "name", &fail);
+  s->status = jp_dup(o, "status", &fail);
+  s->description = jp_dup(o, "description", &fail);
   /* "image": "" (booted from a volume) or {"id": …} */
-  s->image_id = osj_dup(o, "image.id", &fail);
-  if (json_is_object(fl) && json_is_integer(osj_get(fl, "vcpus"))) {
+  s->image_id = jp_dup(o, "image.id", &fail);
+  if (json_is_object(fl) && json_is_integer(jp_get(fl, "vcpus"))) {
     s->flavor_known = true;
-    s->vcpus = (unsigned)MIN(osj_u64(fl, "vcpus", 0), 4096);
-    s->ram_mib = MIN(osj_u64(fl, "ram", 0), (uint64_t)1 << 40);
-    s->disk_gb = MIN(osj_u64(fl, "disk", 0), (uint64_t)1 << 30);
-    s->ephemeral_gb = MIN(osj_u64(fl, "ephemeral", 0), (uint64_t)1 << 30);
-    s->swap_mib = MIN(osj_u64(fl, "swap", 0), (uint64_t)1 << 40);
-    s->flavor_name = osj_dup(fl, "original_name", &fail);
+    s->vcpus = (unsigned)MIN(jp_u64_or(fl, "vcpus", 0), 4096);
+    s->ram_mib = MIN(jp_u64_or(fl, "ram", 0), (uint64_t)1 << 40);
+    s->disk_gb = MIN(jp_u64_or(fl, "disk", 0), (uint64_t)1 << 30);
+    s->ephemeral_gb = MIN(jp_u64_or(fl, "ephemeral", 0), (uint64_t)1 << 30);
+    s->swap_mib = MIN(jp_u64_or(fl, "swap", 0), (uint64_t)1 << 40);
+    s->flavor_name = jp_dup(fl, "original_name", &fail);
   } else if (json_is_object(fl)) {
-    s->flavor_name = osj_dup(fl, "id", &fail);
+    s->flavor_name = jp_dup(fl, "id", &fail);
   }
-  v = osj_get(fl, "extra_specs");
+  v = jp_get(fl, "extra_specs");
   s->extra_specs = json_is_object(v) ? json_incref(v) : json_object();
-  v = osj_get(o, "metadata");
+  v = jp_get(o, "metadata");
   s->metadata = json_is_object(v) ? json_incref(v) : json_object();
   if (!s->extra_specs || !s->metadata)
     fail = true;
-  vols = osj_get(o, "os-extended-volumes:volumes_attached");
+  vols = jp_get(o, "os-extended-volumes:volumes_attached");
   json_array_foreach(vols, i, v)
   {
     char *id;
-    if (!osj_str(v, "id"))
+    if (!jp_str(v, "id"))
       continue;
     if (s->volume_ids.len >= PER_ITEM_MAX)
       break;
-    id = strdup(osj_str(v, "id"));
+    id = strdup(jp_str(v, "id"));
     if (!id || os_str_list_append(&s->volume_ids, id) < 0) {
       free(id);
       fail = true;
@@ -179,22 +179,22 @@ static void volume_clear(struct os_volume *v)
 
 static int volume_from(json_t *o, struct os_volume *v)
 {
-  json_t *att = osj_get(o, "attachments"), *a, *meta;
+  json_t *att = jp_get(o, "attachments"), *a, *meta;
   bool fail = false;
   size_t i;
 
   memset(v, 0, sizeof *v);
-  if (!osj_str(o, "id"))
+  if (!jp_str(o, "id"))
     return 1;
-  v->id = osj_dup(o, "id", &fail);
-  v->name = osj_dup(o, "name", &fail);
-  v->status = osj_dup(o, "status", &fail);
-  v->type = osj_dup(o, "volume_type", &fail);
-  v->size_gb = MIN(osj_u64(o, "size", 0), (uint64_t)1 << 30);
-  v->bootable = osj_bool(o, "bootable", false);
-  v->multiattach = osj_bool(o, "multiattach", false);
-  v->encrypted = osj_bool(o, "encrypted", false);
-  meta = osj_get(o, "volume_image_metadata");
+  v->id = jp_dup(o, "id", &fail);
+  v->name = jp_dup(o, "name", &fail);
+  v->status = jp_dup(o, "status", &fail);
+  v->type = jp_dup(o, "volume_type", &fail);
+  v->size_gb = MIN(jp_u64_or(o, "size", 0), (uint64_t)1 << 30);
+  v->bootable = jp_bool(o, "bootable", false);
+  v->multiattach = jp_bool(o, "multiattach", false);
+  v->encrypted = jp_bool(o, "encrypted", false);
+  meta = jp_get(o, "volume_image_metadata");
   v->image_meta = json_is_object(meta) ? json_incref(meta) : json_object();
   if (!v->image_meta)
     fail = true;
@@ -203,8 +203,8 @@ static int volume_from(json_t *o, struct os_volume *v)
     struct os_attachment x = {0};
     if (fail || v->attachments.len >= PER_ITEM_MAX)
       break;
-    x.server_id = osj_dup(a, "server_id", &fail);
-    x.device = osj_dup(a, "device", &fail);
+    x.server_id = jp_dup(a, "server_id", &fail);
+    x.device = jp_dup(a, "device", &fail);
     if (fail || os_attachment_list_append(&v->attachments, x) < 0) {
       free(x.server_id);
       free(x.device);
@@ -257,17 +257,17 @@ int os_volumes_from_json(json_t *j, const char *name,
 
 int os_volume_types_from_json(json_t *j, struct os_volume_type_list *out)
 {
-  json_t *list = osj_get(j, "volume_types"), *o;
+  json_t *list = jp_get(j, "volume_types"), *o;
   size_t i;
 
   json_array_foreach(list, i, o)
   {
     struct os_volume_type t = {0};
     bool fail = false;
-    if (!osj_str(o, "id") || out->len >= ITEMS_MAX)
+    if (!jp_str(o, "id") || out->len >= ITEMS_MAX)
       continue;
-    t.id = osj_dup(o, "id", &fail);
-    t.name = osj_dup(o, "name", &fail);
+    t.id = jp_dup(o, "id", &fail);
+    t.name = jp_dup(o, "name", &fail);
     if (fail || os_volume_type_list_append(out, t) < 0) {
       free(t.id);
       free(t.name);
@@ -289,22 +289,22 @@ static void port_clear(struct os_port *p)
 
 int os_ports_from_json(json_t *j, struct os_port_list *out)
 {
-  json_t *list = osj_get(j, "ports"), *o;
+  json_t *list = jp_get(j, "ports"), *o;
   size_t i;
 
   json_array_foreach(list, i, o)
   {
     struct os_port p = {0};
     bool fail = false;
-    if (!osj_str(o, "id") || out->len >= ITEMS_MAX)
+    if (!jp_str(o, "id") || out->len >= ITEMS_MAX)
       continue;
-    p.id = osj_dup(o, "id", &fail);
-    p.network_id = osj_dup(o, "network_id", &fail);
-    p.mac = osj_dup(o, "mac_address", &fail);
-    p.device_id = osj_dup(o, "device_id", &fail);
-    p.vnic_type = osj_dup(o, "binding:vnic_type", &fail);
-    p.ip = osj_dup(json_array_get(osj_get(o, "fixed_ips"), 0), "ip_address",
-                   &fail);
+    p.id = jp_dup(o, "id", &fail);
+    p.network_id = jp_dup(o, "network_id", &fail);
+    p.mac = jp_dup(o, "mac_address", &fail);
+    p.device_id = jp_dup(o, "device_id", &fail);
+    p.vnic_type = jp_dup(o, "binding:vnic_type", &fail);
+    p.ip =
+        jp_dup(json_array_get(jp_get(o, "fixed_ips"), 0), "ip_address", &fail);
     if (fail || os_port_list_append(out, p) < 0) {
       port_clear(&p);
       return oom();
@@ -315,19 +315,19 @@ int os_ports_from_json(json_t *j, struct os_port_list *out)
 
 int os_networks_from_json(json_t *j, struct os_network_list *out)
 {
-  json_t *list = osj_get(j, "networks"), *o;
+  json_t *list = jp_get(j, "networks"), *o;
   size_t i;
 
   json_array_foreach(list, i, o)
   {
     struct os_network n = {0};
     bool fail = false;
-    if (!osj_str(o, "id") || out->len >= ITEMS_MAX)
+    if (!jp_str(o, "id") || out->len >= ITEMS_MAX)
       continue;
-    n.id = osj_dup(o, "id", &fail);
-    n.name = osj_dup(o, "name", &fail);
-    n.shared = osj_bool(o, "shared", false);
-    n.external = osj_bool(o, "router:external", false);
+    n.id = jp_dup(o, "id", &fail);
+    n.name = jp_dup(o, "name", &fail);
+    n.shared = jp_bool(o, "shared", false);
+    n.external = jp_bool(o, "router:external", false);
     if (fail || os_network_list_append(out, n) < 0) {
       free(n.id);
       free(n.name);
@@ -339,17 +339,17 @@ int os_networks_from_json(json_t *j, struct os_network_list *out)
 
 int os_floating_ips_from_json(json_t *j, struct os_floating_ip_list *out)
 {
-  json_t *list = osj_get(j, "floatingips"), *o;
+  json_t *list = jp_get(j, "floatingips"), *o;
   size_t i;
 
   json_array_foreach(list, i, o)
   {
     struct os_floating_ip f = {0};
     bool fail = false;
-    if (!osj_str(o, "port_id") || out->len >= ITEMS_MAX)
+    if (!jp_str(o, "port_id") || out->len >= ITEMS_MAX)
       continue;
-    f.port_id = osj_dup(o, "port_id", &fail);
-    f.address = osj_dup(o, "floating_ip_address", &fail);
+    f.port_id = jp_dup(o, "port_id", &fail);
+    f.address = jp_dup(o, "floating_ip_address", &fail);
     if (fail || os_floating_ip_list_append(out, f) < 0) {
       free(f.port_id);
       free(f.address);
@@ -365,7 +365,7 @@ int os_floating_ips_from_json(json_t *j, struct os_floating_ip_list *out)
   int fn(const char *buf, size_t len, const char *name, struct list_type *out) \
   {                                                                            \
     _cleanup_(json_decrefp) json_t *j = NULL;                                  \
-    int r = osj_load(buf, len, name, &j);                                      \
+    int r = jp_load(buf, len, name, &j);                                       \
     if (r < 0)                                                                 \
       return r;                                                                \
     (void)name;                                                                \

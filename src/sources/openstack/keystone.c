@@ -9,9 +9,9 @@
 #include <time.h>
 
 #include "net/http.h"
-#include "sources/openstack/os_json.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/json_path.h"
 
 /* A token body with a big catalog stays far below this. */
 #define TOKEN_JSON_MAX (4u * 1024 * 1024)

@@ -14,9 +14,9 @@
 
 #include "model/names.h"
 #include "sources/openstack/inventory.h"
-#include "sources/openstack/os_json.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/json_path.h"
 
 #define GiB (1024ull * 1024 * 1024)
 #define MiB (1024ull * 1024)
@@ -100,8 +100,8 @@ static int add_root_disk(struct vm *vm, const struct os_server *srv,
                          json_t *image, const char *bus)
 {
   struct vm_disk d = {0};
-  uint64_t vsize = osj_u64(image, "virtual_size", 0);
-  uint64_t min = osj_u64(image, "min_disk", 0) * GiB;
+  uint64_t vsize = jp_u64_or(image, "virtual_size", 0);
+  uint64_t min = jp_u64_or(image, "min_disk", 0) * GiB;
   int r = 0;
 
   d.capacity = srv->disk_gb ? srv->disk_gb * GiB : MAX(vsize, min);
@@ -111,7 +111,7 @@ static int add_root_disk(struct vm *vm, const struct os_server *srv,
       dupto(&d.source_controller, bus ? bus : "virtio") < 0 ||
       dupto(&d.storage, "glance") < 0 ||
       asprintf(&d.locator, OS_LOCATOR_SERVER "%s", srv->id) < 0 ||
-      dupto(&d.format, osj_str(image, "disk_format")) < 0 ||
+      dupto(&d.format, jp_str(image, "disk_format")) < 0 ||
       vm_disk_list_append(&vm->disks, d) < 0) {
     free(d.id);
     free(d.name);

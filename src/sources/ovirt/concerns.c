@@ -32,14 +32,14 @@ static bool is_one_of(const char *s, const char *const *set, size_t n)
 
 static int status_concerns(json_t *o, struct vm *vm)
 {
-  const char *status = ovj_str(o, "status");
+  const char *status = jp_str(o, "status");
 
   if (status && !streq(status, "down"))
     ADD(CONCERN_CRITICAL, "vm-not-down",
         "the VM is %s; shut it down in oVirt first: the disks of a VM that "
         "runs cannot be copied consistently",
         P(status));
-  if (ovj_bool(o, "has_illegal_images", false))
+  if (jp_bool(o, "has_illegal_images", false))
     ADD(CONCERN_CRITICAL, "illegal-images",
         "the VM has illegal disk images (a failed snapshot operation); fix "
         "them in oVirt first");
@@ -54,8 +54,8 @@ static int device_concerns(json_t *o, struct vm *vm)
   list = ovj_list(o, "host_devices", "host_device");
   json_array_foreach(list, i, item)
   {
-    const char *name = ovj_str(item, "name");
-    const char *product = ovj_str(item, "product.name");
+    const char *name = jp_str(item, "name");
+    const char *product = jp_str(item, "product.name");
     ADD(CONCERN_CRITICAL, "host-device",
         "host device %s%s%s%s is passed through to the VM; the target has "
         "no such device (remove it in oVirt, or --force to migrate without "
@@ -66,18 +66,18 @@ static int device_concerns(json_t *o, struct vm *vm)
   list = ovj_list(o, "watchdogs", "watchdog");
   json_array_foreach(list, i, item)
   {
-    const char *model = ovj_str(item, "model");
+    const char *model = jp_str(item, "model");
     ADD(CONCERN_WARNING, "watchdog",
         "the VM has a %s watchdog; it is not migrated", model ? P(model) : "");
   }
-  if (ovj_bool(o, "usb.enabled", false))
+  if (jp_bool(o, "usb.enabled", false))
     ADD(CONCERN_WARNING, "usb",
         "USB is enabled; USB devices and redirection are not migrated");
-  if (ovj_bool(o, "tpm_enabled", false))
+  if (jp_bool(o, "tpm_enabled", false))
     ADD(CONCERN_WARNING, "tpm",
         "the VM has a TPM; its contents (keys, sealed secrets) are not "
         "migrated");
-  if (ovj_str(o, "display.type") && streq(ovj_str(o, "display.type"), "spice"))
+  if (jp_str(o, "display.type") && streq(jp_str(o, "display.type"), "spice"))
     ADD(CONCERN_INFO, "display", "the SPICE display becomes VNC");
   return 0;
 }
@@ -89,17 +89,17 @@ static int snapshot_concerns(json_t *o, struct vm *vm)
 
   json_array_foreach(list, i, item)
   {
-    const char *type = ovj_str(item, "snapshot_type");
-    const char *desc = ovj_str(item, "description");
+    const char *type = jp_str(item, "snapshot_type");
+    const char *desc = jp_str(item, "description");
 
     if (type && streq(type, "active"))
       continue;
     others++;
-    if (ovj_bool(item, "persist_memorystate", false))
+    if (jp_bool(item, "persist_memorystate", false))
       ADD(CONCERN_WARNING, "memory-snapshot",
           "snapshot \"%s\" holds the VM's memory; memory state is not "
           "migrated, only the disks' current state",
-          P(desc ? desc : ovj_str(item, "id")));
+          P(desc ? desc : jp_str(item, "id")));
   }
   if (others)
     ADD(CONCERN_INFO, "snapshots",
@@ -112,10 +112,10 @@ static int memory_concerns(json_t *o, struct vm *vm)
 {
   uint64_t guaranteed;
 
-  if (ovj_bool(o, "memory_policy.ballooning", false))
+  if (jp_bool(o, "memory_policy.ballooning", false))
     ADD(CONCERN_INFO, "ballooning",
         "memory ballooning is on; KubeVirt gives the VM its whole memory");
-  if (ovj_u64(o, "memory_policy.guaranteed", &guaranteed) == 0 && vm->memory &&
+  if (jp_u64(o, "memory_policy.guaranteed", &guaranteed) == 0 && vm->memory &&
       guaranteed < vm->memory)
     ADD(CONCERN_INFO, "guaranteed-memory",
         "only %" PRIu64 " MiB of %" PRIu64 " MiB are guaranteed in oVirt; "
@@ -128,10 +128,10 @@ static int cpu_concerns(json_t *o, struct vm *vm)
 {
   static const char *const pinning[] = {"manual", "resize_and_pin_numa",
                                         "dedicated", "isolate_threads"};
-  const char *policy = ovj_str(o, "cpu_pinning_policy");
-  const char *mode = ovj_str(o, "cpu.mode");
-  const char *custom = ovj_str(o, "custom_cpu_model");
-  const char *numa = ovj_str(o, "numa_tune_mode");
+  const char *policy = jp_str(o, "cpu_pinning_policy");
+  const char *mode = jp_str(o, "cpu.mode");
+  const char *custom = jp_str(o, "custom_cpu_model");
+  const char *numa = jp_str(o, "numa_tune_mode");
   json_t *pins = ovj_list(o, "cpu.cpu_tune.vcpu_pins", "vcpu_pin");
   uint64_t shares;
 
@@ -149,14 +149,14 @@ static int cpu_concerns(json_t *o, struct vm *vm)
   if (custom)
     ADD(CONCERN_WARNING, "custom-cpu-model",
         "the VM has the custom CPU model %s; it is not migrated", P(custom));
-  if (ovj_u64(o, "cpu_shares", &shares) == 0 && shares > 0)
+  if (jp_u64(o, "cpu_shares", &shares) == 0 && shares > 0)
     ADD(CONCERN_WARNING, "cpu-shares",
         "the VM has CPU shares (%" PRIu64 "); they are not migrated", shares);
   if (json_array_size(ovj_list(o, "numa_nodes", "vm_numa_node")) > 0)
     ADD(CONCERN_WARNING, "numa",
         "the VM has virtual NUMA nodes%s%s; NUMA tuning is not migrated",
         numa ? " with tune mode " : "", numa ? P(numa) : "");
-  if (ovj_u64(o, "io.threads", &shares) == 0 && shares > 0)
+  if (jp_u64(o, "io.threads", &shares) == 0 && shares > 0)
     ADD(CONCERN_INFO, "io-threads",
         "the VM has %" PRIu64 " IO threads; KubeVirt decides its own", shares);
   return 0;
@@ -164,8 +164,8 @@ static int cpu_concerns(json_t *o, struct vm *vm)
 
 static int placement_concerns(json_t *o, struct vm *vm)
 {
-  const char *affinity = ovj_str(o, "placement_policy.affinity");
-  const char *resume = ovj_str(o, "storage_error_resume_behaviour");
+  const char *affinity = jp_str(o, "placement_policy.affinity");
+  const char *resume = jp_str(o, "storage_error_resume_behaviour");
 
   if (affinity && !streq(affinity, "migratable"))
     ADD(CONCERN_WARNING, "placement-policy",
@@ -175,11 +175,11 @@ static int placement_concerns(json_t *o, struct vm *vm)
   else if (json_array_size(ovj_list(o, "placement_policy.hosts", "host")))
     ADD(CONCERN_WARNING, "placement-policy",
         "the VM prefers particular hosts; node placement is not migrated");
-  if (ovj_bool(o, "high_availability.enabled", false))
+  if (jp_bool(o, "high_availability.enabled", false))
     ADD(CONCERN_WARNING, "high-availability",
         "the VM is highly available in oVirt; set a run strategy and "
         "eviction strategy for it in KubeVirt");
-  if (ovj_bool(o, "bios.boot_menu.enabled", false))
+  if (jp_bool(o, "bios.boot_menu.enabled", false))
     ADD(CONCERN_WARNING, "boot-menu", "the BIOS boot menu is not migrated");
   if (json_array_size(ovj_list(o, "custom_properties", "custom_property")))
     ADD(CONCERN_WARNING, "custom-properties",
@@ -215,7 +215,7 @@ int ovirt_vm_concerns(json_t *o, const struct ovirt_inventory *inv,
 int ovirt_disk_concerns(json_t *att, json_t *disk, const char *label,
                         struct vm *vm)
 {
-  const char *status = ovj_str(disk, "status");
+  const char *status = jp_str(disk, "status");
 
   if (status && (streq(status, "illegal") || streq(status, "locked")))
     ADD(CONCERN_CRITICAL, "disk-status",
@@ -223,15 +223,15 @@ int ovirt_disk_concerns(json_t *att, json_t *disk, const char *label,
         status);
   else if (status && !streq(status, "ok"))
     ADD(CONCERN_WARNING, "disk-status", "%s is in status %s", label, P(status));
-  if (ovj_bool(disk, "shareable", false))
+  if (jp_bool(disk, "shareable", false))
     ADD(CONCERN_WARNING, "shared-disk",
         "%s is shared with other VMs; it is copied with this VM only, and "
         "marked shareable",
         label);
-  if (ovj_bool(att, "uses_scsi_reservation", false))
+  if (jp_bool(att, "uses_scsi_reservation", false))
     ADD(CONCERN_WARNING, "scsi-reservation",
         "%s uses SCSI reservation; it is not migrated", label);
-  if (!ovj_bool(att, "active", true))
+  if (!jp_bool(att, "active", true))
     ADD(CONCERN_WARNING, "inactive-disk",
         "%s is deactivated in oVirt; it is attached on the target", label);
   return 0;
@@ -240,10 +240,10 @@ int ovirt_disk_concerns(json_t *att, json_t *disk, const char *label,
 int ovirt_nic_concerns(json_t *nic, const struct ovirt_vnic_profile *p,
                        const char *label, size_t index, struct vm *vm)
 {
-  const char *iface = ovj_str(nic, "interface");
+  const char *iface = jp_str(nic, "interface");
 
   (void)index;
-  if (!ovj_bool(nic, "plugged", true))
+  if (!jp_bool(nic, "plugged", true))
     ADD(CONCERN_WARNING, "nic-unplugged",
         "%s is unplugged in oVirt; it is plugged on the target", label);
   if (iface && streq(iface, "rtl8139"))

@@ -29,7 +29,7 @@ static int load_collection(json_t *root, const char *what, const char *item,
 /* Every object of the inventory has an id; one without is refused. */
 static int need_id(json_t *o, const char *what, const char *kind, size_t i)
 {
-  if (!json_is_object(o) || !ovj_str(o, "id"))
+  if (!json_is_object(o) || !jp_str(o, "id"))
     return error_set(EPROTO, "%s: %s %zu has no id", what, kind, i);
   return 0;
 }
@@ -61,11 +61,11 @@ int ovirt_parse_networks(json_t *root, const char *what,
 
     if ((r = need_id(o, what, "network", i)) < 0)
       return r;
-    n.id = ovj_dup(o, "id", &oom);
-    n.name = ovj_dup(o, "name", &oom);
-    n.description = ovj_dup(o, "description", &oom);
-    n.data_center = ovj_dup(o, "data_center.id", &oom);
-    if (ovj_u64(o, "vlan.id", &vlan) == 0 && vlan <= 4095)
+    n.id = jp_dup(o, "id", &oom);
+    n.name = jp_dup(o, "name", &oom);
+    n.description = jp_dup(o, "description", &oom);
+    n.data_center = jp_dup(o, "data_center.id", &oom);
+    if (jp_u64(o, "vlan.id", &vlan) == 0 && vlan <= 4095)
       n.vlan = (int)vlan;
     /* Without a usages list, a network carries VMs. */
     n.vm_network = usages == NULL;
@@ -96,14 +96,14 @@ int ovirt_vnic_profile_from_json(json_t *o, struct ovirt_vnic_profile *p)
   bool oom = false;
   const char *mode;
 
-  p->id = ovj_dup(o, "id", &oom);
-  p->name = ovj_dup(o, "name", &oom);
-  p->network_id = ovj_dup(o, "network.id", &oom);
-  mode = ovj_str(o, "pass_through.mode");
+  p->id = jp_dup(o, "id", &oom);
+  p->name = jp_dup(o, "name", &oom);
+  p->network_id = jp_dup(o, "network.id", &oom);
+  mode = jp_str(o, "pass_through.mode");
   p->pass_through = mode && streq(mode, "enabled");
-  p->port_mirroring = ovj_bool(o, "port_mirroring", false);
-  p->network_filter = ovj_str(o, "network_filter.id") != NULL;
-  p->qos = ovj_str(o, "qos.id") != NULL;
+  p->port_mirroring = jp_bool(o, "port_mirroring", false);
+  p->network_filter = jp_str(o, "network_filter.id") != NULL;
+  p->qos = jp_str(o, "qos.id") != NULL;
   p->custom_properties =
       json_array_size(ovj_list(o, "custom_properties", "custom_property")) > 0;
   if (oom) {
@@ -165,14 +165,14 @@ int ovirt_parse_storage_domains(json_t *root, const char *what,
 
     if ((r = need_id(o, what, "storage domain", i)) < 0)
       return r;
-    s.id = ovj_dup(o, "id", &oom);
-    s.name = ovj_dup(o, "name", &oom);
-    s.type = ovj_dup(o, "type", &oom);
-    s.storage_type = ovj_dup(o, "storage.type", &oom);
+    s.id = jp_dup(o, "id", &oom);
+    s.name = jp_dup(o, "name", &oom);
+    s.type = jp_dup(o, "type", &oom);
+    s.storage_type = jp_dup(o, "storage.type", &oom);
     s.status =
-        ovj_dup(o, ovj_str(o, "status") ? "status" : "external_status", &oom);
-    s.available = ovj_u64_or(o, "available", 0);
-    s.used = ovj_u64_or(o, "used", 0);
+        jp_dup(o, jp_str(o, "status") ? "status" : "external_status", &oom);
+    s.available = jp_u64_or(o, "available", 0);
+    s.used = jp_u64_or(o, "used", 0);
     if (oom || ovirt_storage_domain_list_append(out, s) < 0) {
       storage_free(&s);
       return error_set(ENOMEM, "out of memory");
@@ -206,10 +206,10 @@ int ovirt_parse_clusters(json_t *root, const char *what,
 
     if ((r = need_id(o, what, "cluster", i)) < 0)
       return r;
-    c.id = ovj_dup(o, "id", &oom);
-    c.name = ovj_dup(o, "name", &oom);
-    c.bios_type = ovj_dup(o, "bios_type", &oom);
-    c.cpu_type = ovj_dup(o, "cpu.type", &oom);
+    c.id = jp_dup(o, "id", &oom);
+    c.name = jp_dup(o, "name", &oom);
+    c.bios_type = jp_dup(o, "bios_type", &oom);
+    c.cpu_type = jp_dup(o, "cpu.type", &oom);
     if (oom || ovirt_cluster_list_append(out, c) < 0) {
       cluster_free(&c);
       return error_set(ENOMEM, "out of memory");
@@ -244,11 +244,11 @@ int ovirt_parse_hosts(json_t *root, const char *what,
 
     if ((r = need_id(o, what, "host", i)) < 0)
       return r;
-    h.id = ovj_dup(o, "id", &oom);
-    h.name = ovj_dup(o, "name", &oom);
-    h.address = ovj_dup(o, "address", &oom);
-    h.status = ovj_dup(o, "status", &oom);
-    h.cluster_id = ovj_dup(o, "cluster.id", &oom);
+    h.id = jp_dup(o, "id", &oom);
+    h.name = jp_dup(o, "name", &oom);
+    h.address = jp_dup(o, "address", &oom);
+    h.status = jp_dup(o, "status", &oom);
+    h.cluster_id = jp_dup(o, "cluster.id", &oom);
     if (oom || ovirt_host_list_append(out, h) < 0) {
       host_free(&h);
       return error_set(ENOMEM, "out of memory");

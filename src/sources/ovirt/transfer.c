@@ -101,9 +101,9 @@ static int refresh(struct ovirt_transfer *t)
   r = ovirt_api_get(t->e, t->path, OVIRT_JSON_MAX, &j);
   if (r < 0)
     return r;
-  phase = ovj_str(j, "phase");
-  tu = ovj_str(j, "transfer_url");
-  pu = ovj_str(j, "proxy_url");
+  phase = jp_str(j, "phase");
+  tu = jp_str(j, "transfer_url");
+  pu = jp_str(j, "proxy_url");
   free(t->phase);
   t->phase = strdup(phase ? phase : "unknown");
   if (tu && (!t->transfer_url || !streq(t->transfer_url, tu))) {
@@ -167,7 +167,7 @@ int ovirt_transfer_start(struct ovirt_engine *e, const char *disk_id,
     error_prefix("disk %s: cannot start an image transfer", disk_id);
     return r;
   }
-  id = ovj_str(j, "id");
+  id = jp_str(j, "id");
   if (!id || !*id || strspn(id, "0123456789abcdefABCDEF-") != strlen(id))
     return error_set(EPROTO,
                      "oVirt engine %s: the image transfer of disk %s has no "
@@ -298,7 +298,7 @@ static int check_disk_after(struct ovirt_transfer *t)
   r = ovirt_api_get(t->e, path, OVIRT_JSON_MAX, &j);
   if (r < 0)
     return r;
-  status = ovj_str(j, "status");
+  status = jp_str(j, "status");
   if (status && streq(status, "ok"))
     return 0;
   return error_set(EIO,

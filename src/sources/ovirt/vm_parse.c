@@ -49,13 +49,13 @@ static enum vm_power power_of(const char *status)
 static const char *bios_type(json_t *o, const struct ovirt_inventory *inv,
                              bool *from_cluster)
 {
-  const char *t = ovj_str(o, "bios.type");
+  const char *t = jp_str(o, "bios.type");
   const struct ovirt_cluster *c;
 
   *from_cluster = false;
   if (t && !streq(t, "cluster_default"))
     return t;
-  c = ovirt_find_cluster(inv, ovj_str(o, "cluster.id"));
+  c = ovirt_find_cluster(inv, jp_str(o, "cluster.id"));
   *from_cluster = true;
   if (c && c->bios_type && !streq(c->bios_type, "cluster_default"))
     return c->bios_type;
@@ -96,8 +96,8 @@ static int set_firmware(json_t *o, const struct ovirt_inventory *inv,
  * gets the VM id (as Forklift does). */
 static int set_serial(json_t *o, struct vm *vm)
 {
-  const char *policy = ovj_str(o, "serial_number.policy");
-  const char *value = ovj_str(o, "serial_number.value");
+  const char *policy = jp_str(o, "serial_number.policy");
+  const char *value = jp_str(o, "serial_number.value");
   const char *serial = vm->id;
 
   if (policy && streq(policy, "custom") && value)
@@ -115,13 +115,13 @@ static int set_cpu_memory(json_t *o, struct vm *vm)
 {
   uint64_t v;
 
-  if (ovj_u64(o, "cpu.topology.sockets", &v) == 0 && v >= 1 && v <= CPU_MAX)
+  if (jp_u64(o, "cpu.topology.sockets", &v) == 0 && v >= 1 && v <= CPU_MAX)
     vm->sockets = v;
-  if (ovj_u64(o, "cpu.topology.cores", &v) == 0 && v >= 1 && v <= CPU_MAX)
+  if (jp_u64(o, "cpu.topology.cores", &v) == 0 && v >= 1 && v <= CPU_MAX)
     vm->cores_per_socket = v;
-  if (ovj_u64(o, "cpu.topology.threads", &v) == 0 && v >= 1 && v <= CPU_MAX)
+  if (jp_u64(o, "cpu.topology.threads", &v) == 0 && v >= 1 && v <= CPU_MAX)
     vm->threads_per_core = v;
-  if (ovj_u64(o, "memory", &v) == 0)
+  if (jp_u64(o, "memory", &v) == 0)
     vm->memory = v;
   else
     return vm_add_concern(vm, CONCERN_CRITICAL, "no-memory",
@@ -158,23 +158,23 @@ static int add_disk(json_t *att, size_t index,
                     const struct ovirt_inventory *inv, struct vm *vm,
                     bool *boot_taken)
 {
-  json_t *disk = ovj_get(att, "disk");
-  const char *id = ovj_str(disk, "id"), *iface = ovj_str(att, "interface");
-  const char *storage_type = ovj_str(disk, "storage_type");
-  const char *fmt = ovj_str(disk, "format");
-  const char *alias = ovj_str(disk, "alias");
+  json_t *disk = jp_get(att, "disk");
+  const char *id = jp_str(disk, "id"), *iface = jp_str(att, "interface");
+  const char *storage_type = jp_str(disk, "storage_type");
+  const char *fmt = jp_str(disk, "format");
+  const char *alias = jp_str(disk, "alias");
   json_t *domains = ovj_list(disk, "storage_domains", "storage_domain");
   const struct ovirt_storage_domain *sd =
-      ovirt_find_storage(inv, ovj_str(json_array_get(domains, 0), "id"));
+      ovirt_find_storage(inv, jp_str(json_array_get(domains, 0), "id"));
   struct vm_disk d = {0};
   char label[128];
   bool known, oom = false;
   int r;
 
   if (!id)
-    id = ovj_str(att, "id");
+    id = jp_str(att, "id");
   if (!alias)
-    alias = ovj_str(disk, "name");
+    alias = jp_str(disk, "name");
   snprintf(label, sizeof label, "disk \"%s\"",
            P(alias ? alias
              : id  ? id
@@ -202,11 +202,11 @@ static int add_disk(json_t *att, size_t index,
   oom = !d.id || !d.locator || (alias && !d.name) || !d.format ||
         (iface && !d.source_controller) || (sd && sd->name && !d.storage);
   d.bus = bus_of(iface, &known);
-  d.shareable = ovj_bool(disk, "shareable", false);
-  d.populated = ovj_u64_or(disk, "actual_size", 0);
-  if (ovj_u64(disk, "provisioned_size", &d.capacity) < 0)
+  d.shareable = jp_bool(disk, "shareable", false);
+  d.populated = jp_u64_or(disk, "actual_size", 0);
+  if (jp_u64(disk, "provisioned_size", &d.capacity) < 0)
     d.capacity = 0;
-  if (ovj_bool(att, "bootable", false) && !*boot_taken) {
+  if (jp_bool(att, "bootable", false) && !*boot_taken) {
     d.boot_order = 1;
     *boot_taken = true;
   }
@@ -261,9 +261,9 @@ static void nic_clear(struct vm_nic *n)
 static int add_nic(json_t *nic, size_t index, const struct ovirt_inventory *inv,
                    struct vm *vm)
 {
-  const char *name = ovj_str(nic, "name"), *iface = ovj_str(nic, "interface");
-  const char *mac = ovj_str(nic, "mac.address");
-  json_t *pj = ovj_get(nic, "vnic_profile");
+  const char *name = jp_str(nic, "name"), *iface = jp_str(nic, "interface");
+  const char *mac = jp_str(nic, "mac.address");
+  json_t *pj = jp_get(nic, "vnic_profile");
   struct ovirt_vnic_profile inline_p = {0};
   const struct ovirt_vnic_profile *p = NULL;
   const struct ovirt_network *net = NULL;
@@ -275,17 +275,17 @@ static int add_nic(json_t *nic, size_t index, const struct ovirt_inventory *inv,
   int r;
 
   snprintf(label, sizeof label, "NIC \"%s\"",
-           P(name                 ? name
-             : ovj_str(nic, "id") ? ovj_str(nic, "id")
-                                  : "?"));
+           P(name                ? name
+             : jp_str(nic, "id") ? jp_str(nic, "id")
+                                 : "?"));
   /* The profile inline (followed), else the one listed with that id. */
-  if (ovj_str(pj, "network.id")) {
+  if (jp_str(pj, "network.id")) {
     r = ovirt_vnic_profile_from_json(pj, &inline_p);
     if (r < 0)
       return -ENOMEM;
     p = &inline_p;
   } else {
-    p = ovirt_find_profile(inv, ovj_str(pj, "id"));
+    p = ovirt_find_profile(inv, jp_str(pj, "id"));
   }
   if (p)
     net = ovirt_find_network(inv, p->network_id);
@@ -339,22 +339,22 @@ static int parse_vm(json_t *o, const struct ovirt_inventory *inv,
 
   if (!vm)
     return -ENOMEM;
-  vm->id = ovj_dup(o, "id", &oom);
-  vm->uuid = ovj_dup(o, "id", &oom);
-  vm->name = ovj_dup(o, "name", &oom);
-  vm->description = ovj_dup(o, "description", &oom);
-  vm->os_type = ovj_dup(o, "os.type", &oom);
+  vm->id = jp_dup(o, "id", &oom);
+  vm->uuid = jp_dup(o, "id", &oom);
+  vm->name = jp_dup(o, "name", &oom);
+  vm->description = jp_dup(o, "description", &oom);
+  vm->os_type = jp_dup(o, "os.type", &oom);
   vm->source_kind = strdup("ovirt");
   vm->source_ref = source_ref ? strdup(source_ref) : NULL;
-  vm->power = power_of(ovj_str(o, "status"));
+  vm->power = power_of(jp_str(o, "status"));
   if (oom || !vm->source_kind || (source_ref && !vm->source_ref)) {
     vm_free(vm);
     return -ENOMEM;
   }
   if ((r = set_cpu_memory(o, vm)) < 0 || (r = set_firmware(o, inv, vm)) < 0 ||
       (r = set_serial(o, vm)) < 0 ||
-      (r = ovirt_tz_apply(vm, ovj_str(o, "time_zone.name"),
-                          ovj_str(o, "time_zone.utc_offset"))) < 0) {
+      (r = ovirt_tz_apply(vm, jp_str(o, "time_zone.name"),
+                          jp_str(o, "time_zone.utc_offset"))) < 0) {
     vm_free(vm);
     return r;
   }
@@ -396,7 +396,7 @@ int ovirt_parse_vms(json_t *root, const char *what,
   if (!json_is_object(root))
     return error_set(EPROTO, "%s: the reply is not a JSON object", what);
   items = json_object_get(root, "vm");
-  if (!items && ovj_str(root, "id")) {
+  if (!items && jp_str(root, "id")) {
     /* One VM (GET /vms/ID). */
     items = json_array();
     if (!items || json_array_append(items, root) < 0) {
@@ -413,7 +413,7 @@ int ovirt_parse_vms(json_t *root, const char *what,
   {
     struct vm *vm = NULL;
 
-    if (!json_is_object(o) || !ovj_str(o, "id")) {
+    if (!json_is_object(o) || !jp_str(o, "id")) {
       r = error_set(EPROTO, "%s: VM %zu has no id", what, i);
       break;
     }
