@@ -7,6 +7,7 @@ end Bound with the source's bytes. The builders are also checked alone
 import json
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import threading
@@ -546,7 +547,7 @@ def read_volume(cluster, ns, name, mode, size):
 
 
 def assert_populated(cluster, ns, name, mode, src, cr_name="disk-1",
-                     kind="OvirtVolumePopulator"):
+                     kind="OvirtVolumePopulator", attempts=1):
     k = cluster.kube
     pvc = cluster.wait_pvc_bound(ns, name, timeout=180)
     data = src.read_bytes()
@@ -566,7 +567,7 @@ def assert_populated(cluster, ns, name, mode, src, cr_name="disk-1",
     # the source's data (all of it where imageio gives no extents)
     assert st["bytesCopied"] == st["bytesTotal"]
     assert 0 < st["bytesTotal"] <= len(data)
-    assert st["attempts"] == 1
+    assert st["attempts"] == attempts
     reasons = [e["reason"] for e in events(k, ns, name)]
     assert "PopulatorCreated" in reasons and "PopulatorFinished" in reasons
     return pvc
@@ -898,3 +899,34 @@ def test_provisioner_that_ignores_data_sources_is_reported(
     # what hoist had started meanwhile is gone
     k.poll(lambda: hoist_objects(k, kube_ns, uid) == ([], []), timeout=60,
            what="nothing of hoist's left")
+
+
+def test_failed_attempt_resumes_from_its_checkpoint(
+        kube_cluster, kube_ns, controller, ovirt_engine_factory, tmp_path):
+    """The engine pauses the first transfer half-way (a host failure): the
+    pod fails, the next attempt resumes from the checkpoint on the volume,
+    and the PVC ends populated after 2 attempts."""
+    if kube_cluster.csi_unavailable:
+        pytest.skip("CSI classes: " + kube_cluster.csi_unavailable)
+    k = kube_cluster.kube
+    engine = ovirt_engine_factory(password=PASSWORD, nbd_bps=MiB,
+                                  fail_after_bytes=5 * MiB // 2)
+    src = tmp_path / "disk.raw"
+    with open(src, "wb") as f:
+        f.truncate(16 * MiB)
+    for i, off in enumerate((0, 4 * MiB, 9 * MiB, 15 * MiB)):
+        qemu_io(src, "raw", "write -P %d %d %d" % (0x41 + i, off, MiB))
+    s = Setup(kube_cluster, kube_ns, engine, src, backend="nbd")
+    # one worker: units finish in order, so some are done at the failure
+    controller("--populator-arg=-w", "--populator-arg=1")
+    s.pvc("disk", "hoist-csi", "32Mi")
+    assert_populated(kube_cluster, kube_ns, "disk", "Filesystem", src,
+                     attempts=2)
+    failed = [e for e in events(k, kube_ns, "disk")
+              if e["reason"] == "PopulatorFailed"]
+    assert len(failed) == 1 and "attempt 1 of 3" in failed[0]["message"]
+    [done] = [e for e in events(k, kube_ns, "disk")
+              if e["reason"] == "PopulatorFinished"]
+    m = re.search(r"(\d+) of them resumed", done["message"])
+    assert m and int(m.group(1)) >= MiB, done["message"]
+    assert len(engine.transfers) == 2

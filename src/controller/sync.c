@@ -454,9 +454,11 @@ static int finished(struct pass *p)
     if ((r = ctl_status_patch(c, p->cr, st)) < 0)
       return r;
     ctl_event(c, p->pvc, "Normal", "PopulatorFinished", "finished",
-              "populated from %s in %u attempt%s (%llu bytes of data)",
+              "populated from %s in %u attempt%s (%llu bytes of data, %llu "
+              "of them resumed from a checkpoint)",
               cj_str(p->cr, "metadata", "name", NULL), n, n > 1 ? "s" : "",
-              (unsigned long long)tm.bytes_copied);
+              (unsigned long long)tm.bytes_copied,
+              (unsigned long long)tm.bytes_resumed);
     ctl_log("%s/%s: populated and bound to PV %s", p->t.ns, p->t.name, vname);
   }
   if ((r = cleanup(c, p->t.ns, p->t.uid, false)) < 0)

@@ -90,6 +90,7 @@ void termmsg_parse(const char *text, size_t len, struct termmsg *t)
   t->have_bytes = get_u64(j, "bytes_copied", &t->bytes_copied) &&
                   get_u64(j, "bytes_total", &t->bytes_total);
   get_u64(j, "virtual_size", &t->virtual_size);
+  get_u64(j, "bytes_resumed", &t->bytes_resumed);
   d = json_object_get(j, "duration_seconds");
   if (json_is_number(d) && isfinite(json_number_value(d)) &&
       json_number_value(d) >= 0)

@@ -17,7 +17,7 @@ struct termmsg {
   bool json;      /* it was hoist-populator's JSON line */
   bool succeeded; /* result "succeeded" */
   bool have_bytes;
-  uint64_t bytes_copied, bytes_total, virtual_size;
+  uint64_t bytes_copied, bytes_total, bytes_resumed, virtual_size;
   double duration;
   char message[TERMMSG_MESSAGE_MAX]; /* the error, or the log's last
                                         line; printable UTF-8 */
