@@ -930,3 +930,40 @@ def test_failed_attempt_resumes_from_its_checkpoint(
     m = re.search(r"(\d+) of them resumed", done["message"])
     assert m and int(m.group(1)) >= MiB, done["message"]
     assert len(engine.transfers) == 2
+
+
+def test_static_pvc_deleted_mid_way_drops_its_reservation(
+        kube_cluster, kube_ns, controller, ovirt_engine_factory, tmp_path):
+    """A static PV reserved for a prime PVC: the user's PVC deleted
+    mid-way, hoist's label and objects go; the PV, which the prime PVC had
+    been bound to, is Released under its reclaim policy (it may hold part
+    of a disk), never bound to anything else by hoist."""
+    k = kube_cluster.kube
+    engine = ovirt_engine_factory(password=PASSWORD, nbd_bps=MiB // 4)
+    src = make_source(tmp_path)
+    s = Setup(kube_cluster, kube_ns, engine, src, backend="nbd")
+    sclass = "hoist-static-wffc"
+    pv = kube_cluster.static_pv(size="16Mi", storage_class=sclass)
+    name = pv["metadata"]["name"]
+    controller()
+    uid = s.pvc("disk", sclass, "16Mi")["metadata"]["uid"]
+    got = k.wait("v1", "PersistentVolume", name, timeout=60,
+                 what="reserved", until=lambda o: o["spec"].get(
+                     "claimRef", {}).get("name") == "prime-" + uid)
+    assert got["metadata"]["labels"]["hoist.io/reserved-for"] == uid
+    pvc = k.get("v1", "PersistentVolumeClaim", "disk", kube_ns)
+    assert pvc["spec"]["volumeName"] == name
+    assert pvc["status"]["phase"] == "Pending"
+    kube_cluster.wait_pod(kube_ns, "populate-" + uid, phases=("Running",),
+                          timeout=60)
+    k.delete("v1", "PersistentVolumeClaim", "disk", kube_ns)
+    k.poll(lambda: hoist_objects(k, kube_ns, uid) == ([], []), timeout=60,
+           what="the pod and the prime PVC deleted")
+    k.poll(lambda: not engine.open_transfers(), timeout=30,
+           what="the transfer cancelled")
+    left = k.wait("v1", "PersistentVolume", name, timeout=60,
+                  what="Released and unlabelled",
+                  until=lambda o: o["status"].get("phase") == "Released"
+                  and "hoist.io/reserved-for" not in
+                  o["metadata"].get("labels", {}))
+    assert left["spec"]["claimRef"]["name"] == "prime-" + uid

@@ -140,7 +140,7 @@ static void find_reserved(json_t *pv, void *opaque)
   const char *by = cj_str(pv, "metadata", "labels", CTL_LABEL_RESERVED, NULL);
   const char *phase = cj_str(pv, "status", "phase", NULL);
 
-  if (by && streq(by, u->uid) && phase && streq(phase, "Available"))
+  if (by && streq(by, u->uid) && phase)
     json_array_append(u->pvs, pv);
 }
 
@@ -177,9 +177,15 @@ static int cleanup(struct ctl *c, const char *ns, const char *uid,
     kube_informer_foreach(c->inf[CTL_INF_PV], find_reserved, &u);
     json_array_foreach(u.pvs, i, pv)
     {
+      /* never bound: free again; bound once (Released): the data the
+       * populator may have written stays under the PV's reclaim policy,
+       * as for any claim */
+      bool unbound = streq(cj_str(pv, "status", "phase", NULL), "Available");
       _cleanup_(json_decrefp) json_t *patch =
-          json_pack("{s:{s:{s:n}}, s:{s:n}}", "metadata", "labels",
-                    CTL_LABEL_RESERVED, "spec", "claimRef");
+          unbound ? json_pack("{s:{s:{s:n}}, s:{s:n}}", "metadata", "labels",
+                              CTL_LABEL_RESERVED, "spec", "claimRef")
+                  : json_pack("{s:{s:{s:n}}}", "metadata", "labels",
+                              CTL_LABEL_RESERVED);
       if (kube_patch(c->client, &kube_pvs, NULL, kube_obj_name(pv), NULL,
                      KUBE_PATCH_MERGE, patch, NULL) == 0)
         ctl_log("PV %s: reservation for %s/%s dropped", kube_obj_name(pv), ns,
