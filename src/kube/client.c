@@ -601,8 +601,8 @@ int kube_status_error(const char *method, const char *path, long status,
   e = status_errno(status, reason);
   last_code = status;
   snprintf(last_reason, sizeof(last_reason), "%s", reason);
-  return error_set(e, "%s %s: %s%s(%ld)%s%s%s", method, path, reason,
-                   *reason ? " " : "", status, message ? ": " : "",
+  return error_set(e, "%s %s: %s (%ld)%s%s%s", method, path,
+                   *reason ? reason : "HTTP", status, message ? ": " : "",
                    message ? message : "",
                    status == 401 ? " (the token or client certificate was "
                                    "refused: check the credentials)"

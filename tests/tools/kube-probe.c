@@ -5,7 +5,7 @@
  *   kube-probe [OPTIONS] COMMAND ARGS…
  *
  * Options: --kubeconfig FILE, --context NAME, --in-cluster[=DIR],
- * --namespace NS, --qps Q, --burst B.
+ * --namespace NS, --qps Q, --burst B, --max-retries N.
  *
  * Commands (RES is pods, configmaps, secrets, events, leases, pvcs,
  * pvs, namespaces, nodes, or GROUP/VERSION/PLURAL of a namespaced custom
@@ -15,13 +15,13 @@
  *   create RES | update RES     the object from stdin (JSON)
  *   patch RES NAME merge|json|strategic PATCH
  *   delete RES NAME [PROPAGATION [UID [RV]]]
- *   list RES [LIMIT [SELECTOR]] names, resourceVersion, requests made
+ *   list RES [LIMIT [SELECTOR [RV]]]  names, resourceVersion, requests
  *   watch RES RV MAX TIMEOUT    events until MAX of them or the end
  *   informer RES SECONDS [WATCH-TIMEOUT [SELECTOR]]
  *                               callbacks as they come, then the cache
  *   increment NAME KEY N        N conflict-retried increments of data.KEY
  *                               of ConfigMap NAME
- *   requests N                  N GETs of the namespace, timed
+ *   requests N [THREADS]        N GETs of the namespace, timed
  *   poll RES NAME COUNT INTERVAL  COUNT gets, INTERVAL seconds apart: ok
  *                               or the error, one line each
  *   lease NAME IDENTITY DURATION DEADLINE RETRY SECONDS
@@ -293,20 +293,48 @@ static int cmd_increment(struct kube_client *c, const char *ns, char **argv)
   return 0;
 }
 
-static int cmd_requests(struct kube_client *c, const char *ns, long n)
+struct getter {
+  struct kube_client *c;
+  const char *ns;
+  long n;
+  int rc;
+};
+
+static void *get_loop(void *opaque)
 {
+  struct getter *g = opaque;
+
+  for (long i = 0; i < g->n && g->rc == 0; i++) {
+    json_t *obj = NULL;
+
+    g->rc = kube_get(g->c, &kube_namespaces, NULL, g->ns, &obj);
+    json_decref(obj);
+  }
+  return NULL;
+}
+
+/* n GETs spread over `threads` threads sharing the client. */
+static int cmd_requests(struct kube_client *c, const char *ns, long n,
+                        int threads)
+{
+  struct getter g[16];
+  pthread_t t[16];
   double t0 = mono();
   json_t *out;
 
-  for (long i = 0; i < n; i++) {
-    json_t *obj = NULL;
-    int r = kube_get(c, &kube_namespaces, NULL, ns, &obj);
-
-    json_decref(obj);
-    if (r < 0)
-      return fail(r);
+  if (threads < 1 || threads > 16)
+    threads = 1;
+  for (int i = 0; i < threads; i++) {
+    g[i] = (struct getter){c, ns, n / threads + (i < n % threads), 0};
+    pthread_create(&t[i], NULL, get_loop, &g[i]);
   }
-  out = json_pack("{s:I, s:f}", "n", (json_int_t)n, "seconds", mono() - t0);
+  for (int i = 0; i < threads; i++)
+    pthread_join(t[i], NULL);
+  for (int i = 0; i < threads; i++)
+    if (g[i].rc < 0)
+      return fail(g[i].rc);
+  out = json_pack("{s:I, s:i, s:f}", "n", (json_int_t)n, "threads", threads,
+                  "seconds", mono() - t0);
   counters(c, out);
   emit(out);
   return 0;
@@ -318,19 +346,21 @@ static int cmd_poll(struct kube_client *c, const char *ns, char **argv)
   long n = atol(argv[2]);
 
   for (long i = 0; i < n; i++) {
-    json_t *obj = NULL;
+    json_t *obj = NULL, *out;
     int r = kube_get(c, res, ns, argv[1], &obj);
 
     json_decref(obj);
     if (r < 0) {
-      emit(json_pack("{s:b, s:s, s:I, s:s, s:f}", "ok", 0, "error",
-                     error_message() ? error_message() : "?", "code",
-                     (json_int_t)kube_last_code(), "reason", kube_last_reason(),
-                     "t", wall()));
+      out = json_pack("{s:b, s:s, s:I, s:s, s:f}", "ok", 0, "error",
+                      error_message() ? error_message() : "?", "code",
+                      (json_int_t)kube_last_code(), "reason",
+                      kube_last_reason(), "t", wall());
       error_clear();
     } else {
-      emit(json_pack("{s:b, s:f}", "ok", 1, "t", wall()));
+      out = json_pack("{s:b, s:f}", "ok", 1, "t", wall());
     }
+    counters(c, out);
+    emit(out);
     usleep((useconds_t)(atof(argv[3]) * 1e6));
   }
   return 0;
@@ -415,6 +445,8 @@ int main(int argc, char **argv)
       co.qps = atof(argv[++i]);
     else if (streq(a, "--burst") && i + 1 < argc)
       co.burst = atoi(argv[++i]);
+    else if (streq(a, "--max-retries") && i + 1 < argc)
+      co.max_retries = (unsigned)atoi(argv[++i]);
     else if (streq(a, "--in-cluster"))
       in_cluster = KUBE_SA_DIR;
     else if (strncmp(a, "--in-cluster=", 13) == 0)
@@ -494,7 +526,8 @@ int main(int argc, char **argv)
   } else if (streq(cmd, "list") && argc >= 1) {
     struct kube_list_options lo = {
         .limit = argc > 1 ? atol(argv[1]) : 0,
-        .label_selector = argc > 2 ? argv[2] : NULL,
+        .label_selector = argc > 2 && *argv[2] ? argv[2] : NULL,
+        .resource_version = argc > 3 ? argv[3] : NULL,
     };
     json_t *list = NULL, *names, *item, *out;
     size_t k;
@@ -522,8 +555,8 @@ int main(int argc, char **argv)
     r = cmd_increment(c, ns, argv);
     kube_client_free(c);
     return r;
-  } else if (streq(cmd, "requests") && argc == 1) {
-    r = cmd_requests(c, ns, atol(argv[0]));
+  } else if (streq(cmd, "requests") && argc >= 1) {
+    r = cmd_requests(c, ns, atol(argv[0]), argc > 1 ? atoi(argv[1]) : 1);
     kube_client_free(c);
     return r;
   } else if (streq(cmd, "poll") && argc == 4) {
