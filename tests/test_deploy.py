@@ -48,7 +48,8 @@ VALID_SPEC = {
 
 
 def meson_version():
-    m = re.search(r"version\s*:\s*'([^']+)'", (ROOT / "meson.build").read_text())
+    m = re.search(r"version\s*:\s*'([^']+)'",
+                  (ROOT / "meson.build").read_text())
     return m.group(1)
 
 
@@ -158,7 +159,8 @@ def test_schema_is_a_superset_of_forklifts(shared_dir):
         (ov,) = ours["spec"]["versions"]
         assert (ov["name"], ov["served"], ov["storage"]) == (
             tv["name"], tv["served"], tv["storage"])
-        mine = {p: (t, r) for p, t, r in _walk(ov["schema"]["openAPIV3Schema"])}
+        mine = {p: (t, r)
+                for p, t, r in _walk(ov["schema"]["openAPIV3Schema"])}
         for path, typ, req in _walk(tv["schema"]["openAPIV3Schema"]):
             assert path in mine, "%s: %s is missing" % (kind, path)
             assert mine[path] == (typ, req), "%s: %s differs" % (kind, path)
@@ -260,8 +262,9 @@ def test_status_subresource(kube_cluster, deployed, kube_ns):
     for kind, (plural, short, _, _) in KINDS.items():
         name = "s-" + uuid.uuid4().hex[:6]
         # status in a create or an update of the object itself is dropped
-        kube_cluster.kubectl("create", "-n", kube_ns, "-f", "-", input=json.dumps(
-            cr(kind, name, status={"progress": "77", "phase": "Running"})))
+        kube_cluster.kubectl("create", "-n", kube_ns, "-f", "-",
+                             input=json.dumps(cr(kind, name, status={
+                                 "progress": "77", "phase": "Running"})))
         assert "status" not in kubectl_json(kube_cluster, "get", plural,
                                             "-n", kube_ns, name)
         status = {
@@ -555,7 +558,8 @@ def test_kustomize_images_rewrite_both_images(kube_cluster, tmp_path):
 
 def _controller_pods(cluster, command):
     pods = cluster.kube.list(
-        "v1", "Pod", NS, labelSelector="app.kubernetes.io/name=hoist-controller")
+        "v1", "Pod", NS,
+        labelSelector="app.kubernetes.io/name=hoist-controller")
     return [p for p in pods
             if p["spec"]["containers"][0].get("command") == command
             and not p["metadata"].get("deletionTimestamp")]
@@ -565,7 +569,8 @@ def _write_source(path, size):
     """A raw disk with data in three places and holes between."""
     with open(path, "wb") as f:
         f.truncate(size)
-        for off, byte in ((0, 0x11), (3 << 20, 0x22), (size - (1 << 20), 0x33)):
+        for off, byte in ((0, 0x11), (3 << 20, 0x22),
+                          (size - (1 << 20), 0x33)):
             f.seek(off)
             f.write(bytes([byte]) * (512 << 10))
 
@@ -586,10 +591,10 @@ def test_deployment_runs_the_controller(kube_cluster, deployed, kube_ns,
     args = list(c["args"])
     helptext = subprocess.run([str(exe), "--help"], capture_output=True,
                               text=True).stdout
-    health = "--health-addr" in helptext  # not in every controller yet
+    assert "--health-addr" in helptext, "no --health-addr for the probes"
+    # pods share the host's network here: one address each
     args = [a for a in args if not a.startswith("--health-addr")]
-    if health:  # pods share the host's network here: one address each
-        args.append("--health-addr=$(POD_IP):8081")
+    args.append("--health-addr=$(POD_IP):8081")
     args += ["--populator-command=%s" % populator,
              # the node agent cannot give a non-root user the volume
              "--populator-uid=0",
@@ -638,11 +643,10 @@ def test_deployment_runs_the_controller(kube_cluster, deployed, kube_ns,
         k.poll(lambda: "caches filled" in log(leader), timeout=60,
                what="the leader's caches filled")
         assert "waiting to lead" in log(standby)
-        if health:  # the probes' endpoint, on both replicas
-            for p in pods:
-                url = "http://%s:8081/healthz" % p["status"]["podIP"]
-                with urllib.request.urlopen(url, timeout=5) as r:
-                    assert r.status == 200
+        for p in pods:  # the probes' endpoint, on both replicas
+            url = "http://%s:8081/healthz" % p["status"]["podIP"]
+            with urllib.request.urlopen(url, timeout=5) as r:
+                assert r.status == 200
         assert "leading" not in log(standby).replace("waiting to lead", "")
 
         # a PVC populated by the Deployment's controller
