@@ -25,7 +25,7 @@ from diskutil import MiB, assert_same_content, qemu_img, qemu_io, \
 from kubevirt_schema import KubevirtSchema, parse_quantity
 
 from peers.ovirt_engine import *  # noqa: F401,F403
-from peers.ovirt_engine import PASSWORD, USER
+from peers.ovirt_engine import PASSWORD, USER, ref
 
 
 @pytest.fixture(scope="session")
@@ -625,6 +625,100 @@ def test_migrate_end_to_end(tmp_path, run, ovirt_engine, pwfile, schema):
     assert ovirt_engine.logouts == 1
     assert "kubectl apply -k " + str(vmdir) in p.stdout
     assert "secure-boot" in p.stderr
+
+
+STORAGEMAP_YAML = """\
+apiVersion: forklift.konveyor.io/v1beta1
+kind: StorageMap
+metadata:
+  name: ovirt-storage
+spec:
+  provider:
+    source: {name: engine}
+    destination: {name: host}
+  map:
+    - source:
+        name: FAST
+      destination:
+        storageClass: fast-ssd
+        volumeMode: Block
+        accessMode: ReadWriteMany
+    - source:
+        id: 00000000-0000-0000-0000-000000000000
+      destination:
+        storageClass: unused
+"""
+
+
+def test_migrate_storage_map(tmp_path, run, ovirt_engine, pwfile, schema):
+    """A Forklift StorageMap sends the disks of a storage domain to its
+    class and modes; a disk on a domain the map lacks is a warning and
+    takes --storage-class."""
+    slow = ovirt_engine.add_storage_domain("slow-nfs")
+    web = web_engine(ovirt_engine, tmp_path)
+    # The second disk moves to the domain the map does not name.
+    ovirt_engine.disks[web["disks"][1]["id"]]["storage_domains"] = {
+        "storage_domain": [ref("storagedomains", slow["id"])]}
+    fast = next(sd["name"] for sd in ovirt_engine.storage.values()
+                if sd["id"] != slow["id"])
+    sm = tmp_path / "storage.yaml"
+    sm.write_text(STORAGEMAP_YAML.replace("FAST", fast))
+    nm = tmp_path / "networks.map"
+    nm.write_text(NETMAP)
+    out = tmp_path / "out"
+    p = run(*migrate_args(ovirt_engine, pwfile, out, "web01"),
+            "--network-map", nm, "--storage-map", sm,
+            "--storage-class", "standard")
+    assert re.search(r'warning: disk-1 is on storage "slow-nfs", which is '
+                     r'not in the storage map; its PVC gets storage class '
+                     r'standard', p.stderr), p.stderr
+    pvcs = load(out / "web01" / "pvcs.yaml")
+    for pvc in pvcs:
+        schema.check_pvc(pvc)
+    mapped, unmapped = (pvc["spec"] for pvc in pvcs)
+    assert mapped["storageClassName"] == "fast-ssd"
+    assert mapped["volumeMode"] == "Block"
+    assert mapped["accessModes"] == ["ReadWriteMany"]
+    # Block: the disk's exact size (rounded to a MiB), no filesystem
+    # overhead.
+    size = int(web["disks"][0]["provisioned_size"])
+    assert parse_quantity(mapped["resources"]["requests"]["storage"]) == \
+        -(-size // 2**20) * 2**20
+    assert unmapped["storageClassName"] == "standard"
+    assert unmapped["volumeMode"] == "Filesystem"
+    assert unmapped["accessModes"] == ["ReadWriteOnce"]
+    ovirt_engine.assert_nothing_left()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("data1=Fast_SSD\n", r"storage\.map:1: \"Fast_SSD\" is not a valid "
+     r"storage class name"),
+    ("data1=fast,Block,RWZ\n", r"storage\.map:1: unknown mode \"RWZ\""),
+    ("data1=a\n\ndata1=b\n", r"storage\.map:3: storage \"data1\" is "
+     r"already mapped on line 1"),
+    ("data1\n", r"storage\.map:1: expected SOURCE-STORAGE=STORAGE-CLASS"),
+    ("kind: StorageMap\nspec:\n  map:\n  - source: {name: x}\n"
+     "    destination: {storageClass: a, volumeMode: Blok}\n",
+     r"storage\.map:5: volumeMode \"Blok\" is not one of Filesystem, "
+     r"Block"),
+    ("kind: NetworkMap\nspec: {}\n", r"storage\.map: no StorageMap in the "
+     r"file"),
+])
+def test_migrate_bad_storage_map(tmp_path, run, ovirt_engine, pwfile, text,
+                                 message):
+    """A storage map that cannot be read stops before anything is
+    transferred, with one line naming the file and line."""
+    web_engine(ovirt_engine, tmp_path)
+    sm = tmp_path / "storage.map"
+    sm.write_text(text)
+    out = tmp_path / "out"
+    p = run(*migrate_args(ovirt_engine, pwfile, out, "web01"),
+            "--storage-map", sm, check=False)
+    assert p.returncode == 1
+    assert p.stderr.count("\n") == 1, p.stderr
+    assert re.search(message, p.stderr), p.stderr
+    assert not out.exists()
+    assert not ovirt_engine.transfers
 
 
 def test_migrate_by_id_through_the_proxy(tmp_path, run, ovirt_engine_factory,

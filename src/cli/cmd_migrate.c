@@ -26,6 +26,7 @@
 #include "kubevirt/builder.h"
 #include "model/mapping.h"
 #include "model/names.h"
+#include "model/storagemap.h"
 #include "net/http.h"
 #include "sources/openstack/cloud.h"
 #include "sources/openstack/keystone.h"
@@ -116,6 +117,18 @@ static void migrate_usage(FILE *f)
       "                             network is its vNIC profile's network\n"
       "      --storage-class NAME   storage class of every PVC (default: the\n"
       "                             cluster's default class)\n"
+      "      --storage-map FILE     the storage class (and volume and access\n"
+      "                             mode) of the disks on each source "
+      "storage:\n"
+      "                             a Forklift StorageMap manifest "
+      "(spec.map[]\n"
+      "                             of source {name|id} -> destination\n"
+      "                             {storageClass, volumeMode, accessMode}),\n"
+      "                             or lines SOURCE-STORAGE=CLASS[,Block]\n"
+      "                             [,ReadWriteMany]. Sources: oVirt storage\n"
+      "                             domains, OpenStack volume types, glance\n"
+      "                             (image-booted disks); other disks, and\n"
+      "                             modes not given, take the options above\n"
       "      --namespace NS         namespace of the VM and its PVCs\n"
       "      --volume-mode MODE     Filesystem (default) or Block\n"
       "      --access-mode MODE     ReadWriteOnce (default), ReadWriteMany or\n"
@@ -148,7 +161,8 @@ static void migrate_usage(FILE *f)
       "\n"
       "Storage: each PVC requests the disk's size rounded up to a MiB; in\n"
       "Filesystem mode, size / (1 - 0.055) to leave CDI's default filesystem\n"
-      "overhead. (Forklift StorageMap files are not read yet.)\n"
+      "overhead. A disk whose storage is not in --storage-map is a warning\n"
+      "and gets --storage-class.\n"
       "\n"
       "Afterwards, for each VM: kubectl apply -k OUT/VM-NAME (creates the\n"
       "PVCs and the halted VM), upload each raw disk into its PVC (virtctl\n"
@@ -165,6 +179,8 @@ struct migrate_args {
   struct cli_openstack os_opts;
   const char *out;
   const char *netmap_path;
+  const char *storagemap_path;
+  struct storagemap *storage_map;
   struct kv_options kv;
   char **vms;
   size_t n_vms;
@@ -179,6 +195,7 @@ struct plan {
   char *name;
   struct nic_target *nics;
   struct kv_disk_target *disks;
+  struct kv_options *pvc_opts; /* per disk, from the storage map */
   char **pvc_names;
 };
 
@@ -206,6 +223,7 @@ static void plan_free_fields(struct plan *p)
   free(p->name);
   free(p->nics);
   free(p->disks);
+  free(p->pvc_opts);
   for (i = 0; p->pvc_names && i < p->vm->disks.len; i++)
     free(p->pvc_names[i]);
   free(p->pvc_names);
@@ -547,8 +565,9 @@ static void print_next_steps(const struct migrate_args *a, const struct plan *p)
   for (i = 0; i < p->vm->disks.len; i++)
     printf("  %s.raw: %s, PVC %s (requests %lluMi)\n", p->pvc_names[i],
            human_size(p->disks[i].size, sz, sizeof sz), p->pvc_names[i],
-           (unsigned long long)kv_pvc_request_mib(p->disks[i].size,
-                                                  a->kv.volume_mode));
+           (unsigned long long)kv_pvc_request_mib(
+               p->disks[i].size, p->disks[i].pvc ? p->disks[i].pvc->volume_mode
+                                                 : a->kv.volume_mode));
   printf("  next: kubectl apply -k ");
   print_path(a->out, p->name, NULL);
   printf("\n");
@@ -566,8 +585,41 @@ static void print_next_steps(const struct migrate_args *a, const struct plan *p)
 }
 
 /* Names, networks and builder checks for one VM; adds its concerns. */
+/* Disk i's PVC takes the storage map's class and modes for its source
+ * storage, if the map has it. */
+static int map_disk_storage(struct plan *p, size_t i,
+                            const struct migrate_args *a)
+{
+  const struct vm_disk *d = &p->vm->disks.ptr[i];
+  const struct storagemap_entry *e;
+  struct kv_options *o = &p->pvc_opts[i];
+
+  if (!a->storage_map || !d->storage)
+    return 0;
+  e = storagemap_lookup(a->storage_map, d->storage);
+  if (!e) {
+    const char *class = a->kv.storage_class;
+
+    if (vm_add_concern(p->vm, CONCERN_WARNING, "storage-unmapped",
+                       "disk-%zu is on storage \"%s\", which is not in the "
+                       "storage map; its PVC gets %s%s",
+                       i, d->storage, class ? "storage class " : "",
+                       class ? class : "the cluster's default class") < 0)
+      return error_set(ENOMEM, "out of memory");
+    return 0;
+  }
+  *o = a->kv;
+  o->storage_class = e->storage_class;
+  if (e->volume_mode)
+    kv_parse_volume_mode(e->volume_mode, &o->volume_mode);
+  if (e->access_mode)
+    kv_parse_access_mode(e->access_mode, &o->access_mode);
+  p->disks[i].pvc = o;
+  return 0;
+}
+
 static int plan_vm(struct plan *p, struct name_set *names,
-                   const struct netmap *map)
+                   const struct netmap *map, const struct migrate_args *a)
 {
   size_t i;
   int r;
@@ -578,7 +630,8 @@ static int plan_vm(struct plan *p, struct name_set *names,
   p->nics = calloc(p->vm->nics.len + 1, sizeof *p->nics);
   p->disks = calloc(p->vm->disks.len + 1, sizeof *p->disks);
   p->pvc_names = calloc(p->vm->disks.len + 1, sizeof *p->pvc_names);
-  if (!p->nics || !p->disks || !p->pvc_names)
+  p->pvc_opts = calloc(p->vm->disks.len + 1, sizeof *p->pvc_opts);
+  if (!p->nics || !p->disks || !p->pvc_names || !p->pvc_opts)
     return error_set(ENOMEM, "out of memory");
   for (i = 0; i < p->vm->disks.len; i++) {
     r = kv_pvc_name(p->name, i, &p->pvc_names[i]);
@@ -586,6 +639,9 @@ static int plan_vm(struct plan *p, struct name_set *names,
       return r;
     p->disks[i].pvc_name = p->pvc_names[i];
     p->disks[i].size = p->vm->disks.ptr[i].capacity;
+    r = map_disk_storage(p, i, a);
+    if (r < 0)
+      return r;
   }
   r = mapping_assign_networks(p->vm, map, p->nics);
   if (r < 0)
@@ -670,7 +726,7 @@ static int run_migration(struct migrate_source *src, const struct vm_list *vms,
     if (selected && !selected[i])
       continue;
     plans[n].vm = vms->ptr[i];
-    r = plan_vm(&plans[n++], &names, map);
+    r = plan_vm(&plans[n++], &names, map, a);
     if (r < 0)
       break;
   }
@@ -903,6 +959,7 @@ int cmd_migrate(int argc, char **argv)
     OPT_VM = 256,
     OPT_NETMAP,
     OPT_SC,
+    OPT_STORAGEMAP,
     OPT_NS,
     OPT_FORCE,
     OPT_PROGRESS,
@@ -916,6 +973,7 @@ int cmd_migrate(int argc, char **argv)
       {"vm", required_argument, NULL, OPT_VM},
       {"network-map", required_argument, NULL, OPT_NETMAP},
       {"storage-class", required_argument, NULL, OPT_SC},
+      {"storage-map", required_argument, NULL, OPT_STORAGEMAP},
       {"namespace", required_argument, NULL, OPT_NS},
       {"force", no_argument, NULL, OPT_FORCE},
       {"workers", required_argument, NULL, 'w'},
@@ -984,6 +1042,9 @@ int cmd_migrate(int argc, char **argv)
       break;
     case OPT_NETMAP:
       a.netmap_path = optarg;
+      break;
+    case OPT_STORAGEMAP:
+      a.storagemap_path = optarg;
       break;
     case OPT_SC:
       if (!names_is_dns1123_subdomain(optarg))
@@ -1073,16 +1134,15 @@ int cmd_migrate(int argc, char **argv)
     return usage_error("%s", "name the VMs to migrate with --vm NAME ('hoist "
                              "inventory vms' lists them)");
 
-  if (a.netmap_path && netmap_load(a.netmap_path, &map) < 0) {
-    cli_report_error(NULL);
-    return 1;
-  }
   /* SIGINT/SIGTERM stop the copy between requests, so that a VM's
    * temporary directory and a source's temporaries are removed. */
-  if (cli_interrupts_start(&migrate_stop) < 0) {
+  if ((a.netmap_path && netmap_load(a.netmap_path, &map) < 0) ||
+      (a.storagemap_path &&
+       storagemap_load(a.storagemap_path, &a.storage_map) < 0) ||
+      cli_interrupts_start(&migrate_stop) < 0) {
     cli_report_error(NULL);
-    netmap_free(map);
-    return 1;
+    r = 1;
+    goto out;
   }
   a.copts.stop = &migrate_stop;
   if (a.openstack)
@@ -1091,7 +1151,9 @@ int cmd_migrate(int argc, char **argv)
     r = migrate_ovirt(map, &a);
   else
     r = migrate_ova(map, &a);
+out:
   cli_ovirt_clear(&a.ovirt_opts);
   netmap_free(map);
+  storagemap_free(a.storage_map);
   return r;
 }

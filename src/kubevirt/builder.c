@@ -443,6 +443,7 @@ static struct ydoc *build_pvc(const struct vm *vm, const struct kv_vm_target *t,
                               size_t i, const struct kv_options *o)
 {
   const struct vm_disk *d = &vm->disks.ptr[i];
+  const struct kv_options *po = t->disks[i].pvc ? t->disks[i].pvc : o;
   uint64_t size = t->disks[i].size ? t->disks[i].size : d->capacity;
   struct ydoc *doc = ydoc_new();
   struct ynode *root = ydoc_root(doc), *md, *labels, *ann, *spec, *modes;
@@ -462,12 +463,12 @@ static struct ydoc *build_pvc(const struct vm *vm, const struct kv_vm_target *t,
 
   spec = ymap_map(root, "spec");
   modes = ymap_seq(spec, "accessModes");
-  yseq_str(modes, kv_access_mode_name(o->access_mode));
-  ymap_str(spec, "volumeMode", kv_volume_mode_name(o->volume_mode));
+  yseq_str(modes, kv_access_mode_name(po->access_mode));
+  ymap_str(spec, "volumeMode", kv_volume_mode_name(po->volume_mode));
   ymap_strf(ymap_map(ymap_map(spec, "resources"), "requests"), "storage",
             "%lluMi",
-            (unsigned long long)kv_pvc_request_mib(size, o->volume_mode));
-  ymap_str(spec, "storageClassName", o->storage_class);
+            (unsigned long long)kv_pvc_request_mib(size, po->volume_mode));
+  ymap_str(spec, "storageClassName", po->storage_class);
   return doc;
 }
 

@@ -59,6 +59,9 @@ struct kv_options {
 struct kv_disk_target {
   const char *pvc_name;
   uint64_t size; /* bytes the volume must hold; 0: the disk's capacity */
+  /* The storage class and modes of its PVC (a storage map's choice);
+   * NULL: the VM's options. */
+  const struct kv_options *pvc;
 };
 
 struct kv_vm_target {

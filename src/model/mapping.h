@@ -1,24 +1,14 @@
 /* Network mapping: which target network each source network goes to.
  *
- * A map file is either a Forklift NetworkMap manifest (YAML, apiVersion
- * forklift.konveyor.io/v1beta1, kind NetworkMap, spec.map[] of
- * {source: {name | id}, destination: {type: pod | multus | ignored, name,
- * namespace}}; several documents may be given, and documents of other
- * kinds are skipped) or a simple text form, one mapping a line:
+ * A map file (read by mapfile.h) is Forklift NetworkMap manifests
+ * (destination: {type: pod | multus | ignored, name, namespace}) or lines
+ * of the text form:
  *
  *   # comment
  *   VM Network=pod
  *   Storage LAN=multus:NAMESPACE/NAME    (or multus:NAME: the VM's own
  *                                          namespace)
  *   Backup=ignored
- *
- * The source network name is everything before the last '='; spaces
- * around it are dropped. A file whose first line that is not blank or a
- * comment starts with "apiVersion:", "kind:", "---" or "%" is YAML.
- *
- * Map files are untrusted: at most NETMAP_MAX_FILE bytes,
- * NETMAP_MAX_ENTRIES entries and (YAML) NETMAP_MAX_DEPTH levels of nesting;
- * every error is one line naming the file and line.
  *
  * Assignment rules (mapping_assign_networks), in order:
  *  1. a NIC whose network is in the map goes where the map says;
@@ -36,11 +26,6 @@
 
 #include "model/vm.h"
 #include "util/vector.h"
-
-#define NETMAP_MAX_FILE (1024 * 1024)
-#define NETMAP_MAX_ENTRIES 4096
-#define NETMAP_MAX_LINE 4096
-#define NETMAP_MAX_DEPTH 32
 
 enum netmap_type { NETMAP_POD, NETMAP_MULTUS, NETMAP_IGNORED };
 
