@@ -432,6 +432,19 @@ static int finished(struct pass *p)
   if (!pv)
     return 0;
   if (!cj_str(pv, "metadata", "annotations", CTL_POPULATED_FROM, NULL)) {
+    const char *bound_to = cj_str(pv, "spec", "claimRef", "uid", NULL);
+
+    /* the PV's cache can lag the PVC's: until it shows the PV bound to
+     * the PVC, its update is still to come */
+    if (!bound_to || !streq(bound_to, p->t.uid))
+      return 0;
+    /* a verdict that deletes things is taken on the live PV */
+    json_decref(pv);
+    pv = NULL;
+    if ((r = kube_get(c->client, &kube_pvs, NULL, vname, &pv)) < 0)
+      return r;
+  }
+  if (!cj_str(pv, "metadata", "annotations", CTL_POPULATED_FROM, NULL)) {
     ctl_event(c, p->pvc, "Warning", "NotPopulated", "not-populated",
               "bound to PV %s, which hoist did not populate (a provisioner "
               "or the binder that ignores dataSourceRef bound it first): "
