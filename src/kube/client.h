@@ -5,10 +5,12 @@
  * concurrent requests; DNS and TLS sessions are shared between them.
  *
  * Every request waits for a token of a client-side token bucket (qps and
- * burst, 5/10 by default as in client-go). A 429 is retried after the
- * server's Retry-After; connection failures and 5xx are retried with
- * backoff for reads, and for writes only when the request never reached
- * the server. Watches are not rate-limited once started.
+ * burst, 5/10 by default as in client-go). A 429 (and a 5xx that
+ * carries Retry-After) is retried after the server's Retry-After, for
+ * every verb; other 5xx and connection failures are retried with backoff
+ * for reads, and for writes only when the request never reached the
+ * server. A 401 with a token file reads the file again and retries once.
+ * Watches are rate-limited when they start, not while they stream.
  *
  * Calls return 0 (or the HTTP status, for kube_request) or a negative
  * errno with a one-line message (error.h) made from the API's Status
