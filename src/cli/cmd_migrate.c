@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -34,6 +35,10 @@
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/human.h"
+
+/* Image transfers of one VM's disks at once: each has its own ticket and
+ * connections on the host, so disks go in parallel, bounded. */
+#define MIGRATE_PARALLEL_DISKS 4
 
 #define P(s) names_printable((s), (char[128]){0}, 128)
 
@@ -209,6 +214,8 @@ struct migrate_source {
                    const struct vm *vm, size_t i, struct disk **ret,
                    void **ret_handle);
   int (*finish_disk)(struct migrate_source *s, void *handle, bool ok);
+  /* Disks of a VM copied at once (0: one after another). */
+  unsigned parallel_disks;
   struct ova *ova;
   struct ovirt_engine *engine;
   struct os_cloud *cloud;
@@ -358,8 +365,10 @@ static int ovirt_source_open(struct migrate_source *s,
     return r;
   /* From here on, a signal cancels the transfer; and a signal that came
    * while it started is seen now. */
-  cli_interrupts_register(t);
   *ret_handle = t;
+  r = cli_interrupts_register(t);
+  if (r < 0)
+    return r;
   if (cli_interrupts_signal())
     return error_set(EINTR, "interrupted");
   r = ovirt_transfer_open_disk(t, ret);
@@ -392,7 +401,7 @@ static int ovirt_source_finish(struct migrate_source *s, void *handle, bool ok)
   if (ok && r == 0 && s->progress)
     fprintf(stderr, "%s migrate: image transfer %s finalized\n", cli_program,
             ovirt_transfer_id(t));
-  cli_interrupts_register(NULL);
+  cli_interrupts_unregister(t);
   ovirt_transfer_close(t);
   return r;
 }
@@ -437,9 +446,11 @@ static int openstack_source_finish(struct migrate_source *s, void *handle,
 /* Set by the interrupt thread on SIGINT/SIGTERM. */
 static atomic_bool migrate_stop;
 
-/* Copies disk i of the plan into dir/<pvc>.raw. */
+/* Copies disk i of the plan into dir/<pvc>.raw; with parallel, other
+ * disks are copied at the same time (progress shows as lines). */
 static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
-                         struct plan *p, size_t i, const char *dir)
+                         struct plan *p, size_t i, const char *dir,
+                         bool parallel)
 {
   const struct vm_disk *vd = &p->vm->disks.ptr[i];
   _cleanup_free_ char *path = NULL, *label = NULL;
@@ -458,7 +469,8 @@ static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
     r = dest_open_file(path, src->size, NULL, &dst);
   if (r == 0) {
     copy_progress_init(&progress, src);
-    progress_start(&pd, &progress, label, a->progress_mode);
+    progress_start(&pd, &progress, label,
+                   parallel ? a->progress_mode * 2 : a->progress_mode);
     r = copy_disk(src, dst, &a->copts, &progress);
     progress_stop(&pd, r == 0);
   }
@@ -472,6 +484,86 @@ static int copy_one_disk(struct migrate_source *s, const struct migrate_args *a,
   return r < 0 ? r : f;
 }
 
+/* The disks of one VM, copied by up to src->parallel_disks threads. */
+struct disk_jobs {
+  struct migrate_source *src;
+  const struct migrate_args *a;
+  struct plan *p;
+  const char *dir;
+  pthread_mutex_t lock;
+  size_t next;
+  bool failed;
+  char *error; /* the first failure's message */
+  int errnum;
+};
+
+static void *disk_worker(void *arg)
+{
+  struct disk_jobs *j = arg;
+
+  for (;;) {
+    size_t i;
+    int r, errnum;
+    char *msg;
+
+    pthread_mutex_lock(&j->lock);
+    i = j->failed ? j->p->vm->disks.len : j->next++;
+    pthread_mutex_unlock(&j->lock);
+    if (i >= j->p->vm->disks.len)
+      break;
+    r = copy_one_disk(j->src, j->a, j->p, i, j->dir, true);
+    if (r == 0)
+      continue;
+    if (!error_is_set())
+      error_set(-r, "disk-%zu: %s", i, strerror(-r));
+    msg = error_take(&errnum);
+    pthread_mutex_lock(&j->lock);
+    if (!j->failed) {
+      j->failed = true;
+      j->error = TAKE_PTR(msg);
+      j->errnum = errnum ? errnum : EIO;
+    }
+    pthread_mutex_unlock(&j->lock);
+    free(msg);
+    break;
+  }
+  return NULL;
+}
+
+/* Copies the disks of the plan into dir: one after another, or several
+ * at once where the source allows it (each transfer has its own ticket
+ * and connections). A failure lets the copies in flight end (their
+ * transfers are finalized or cancelled as usual) and starts no more. */
+static int copy_disks(struct migrate_source *src, const struct migrate_args *a,
+                      struct plan *p, const char *dir)
+{
+  struct disk_jobs j = {.src = src, .a = a, .p = p, .dir = dir};
+  size_t n = MIN(p->vm->disks.len, MAX(src->parallel_disks, 1)), i, started;
+  pthread_t threads[16];
+  int r = 0;
+
+  n = MIN(n, ARRAY_SIZE(threads));
+  if (n <= 1) {
+    for (i = 0; r == 0 && i < p->vm->disks.len; i++)
+      r = copy_one_disk(src, a, p, i, dir, false);
+    return r;
+  }
+  pthread_mutex_init(&j.lock, NULL);
+  for (started = 0; started < n; started++)
+    if (pthread_create(&threads[started], NULL, disk_worker, &j) != 0)
+      break;
+  if (started == 0)
+    disk_worker(&j);
+  for (i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+  pthread_mutex_destroy(&j.lock);
+  if (j.failed) {
+    error_put(j.error, j.errnum);
+    r = -j.errnum;
+  }
+  return r;
+}
+
 static int migrate_vm(struct migrate_source *src, const struct migrate_args *a,
                       struct plan *p)
 {
@@ -480,7 +572,6 @@ static int migrate_vm(struct migrate_source *src, const struct migrate_args *a,
   _cleanup_free_ char *pvcs_yaml = NULL, *kust_yaml = NULL;
   struct stat st;
   mode_t mask;
-  size_t i;
   int r;
 
   if (asprintf(&final, "%s/%s", a->out, p->name) < 0 ||
@@ -494,11 +585,9 @@ static int migrate_vm(struct migrate_source *src, const struct migrate_args *a,
   if (!mkdtemp(tmp))
     return error_errno("%s: cannot create a directory", a->out);
 
-  for (i = 0; i < p->vm->disks.len; i++) {
-    r = copy_one_disk(src, a, p, i, tmp);
-    if (r < 0)
-      goto fail;
-  }
+  r = copy_disks(src, a, p, tmp);
+  if (r < 0)
+    goto fail;
   if ((r = kv_render_vm(p->vm, &t, &a->kv, &vm_yaml)) < 0 ||
       (r = kv_render_pvcs(p->vm, &t, &a->kv, &pvcs_yaml)) < 0 ||
       (r = kv_render_kustomization(&a->kv, p->vm->disks.len > 0, &kust_yaml)) <
@@ -876,6 +965,7 @@ static int migrate_ovirt(const struct netmap *map, struct migrate_args *a)
   struct migrate_source src = {
       .open_disk = ovirt_source_open,
       .finish_disk = ovirt_source_finish,
+      .parallel_disks = MIGRATE_PARALLEL_DISKS,
       .progress = a->progress_mode != 0,
   };
   struct vm_list vms = {0};

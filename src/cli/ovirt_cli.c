@@ -117,8 +117,10 @@ void cli_ovirt_clear(struct cli_ovirt *o)
 
 /* ---- interrupts ---- */
 
+/* The transfers in progress (the disks of a VM are copied in parallel). */
+#define CURRENT_MAX 16
 static pthread_mutex_t current_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct ovirt_transfer *current;
+static struct ovirt_transfer *current[CURRENT_MAX];
 static atomic_int received;
 static atomic_bool *stop_flag;
 
@@ -136,13 +138,18 @@ static void *wait_signals(void *arg)
     atomic_store(&received, sig);
     atomic_store(stop_flag, true);
     pthread_mutex_lock(&current_lock);
+    bool any = false;
+    for (size_t i = 0; i < CURRENT_MAX; i++)
+      any = any || current[i];
     fprintf(stderr, "%s: %s: stopping%s (again to quit at once)\n", cli_program,
             sig == SIGINT ? "interrupted" : "terminated",
-            current ? "; the image transfer in progress is cancelled" : "");
-    if (current && ovirt_transfer_abort(current) < 0)
-      fprintf(stderr, "%s: cannot cancel the image transfer: %s\n", cli_program,
-              error_message() ? error_message() : "failed");
-    error_clear();
+            any ? "; the image transfers in progress are cancelled" : "");
+    for (size_t i = 0; i < CURRENT_MAX; i++) {
+      if (current[i] && ovirt_transfer_abort(current[i]) < 0)
+        fprintf(stderr, "%s: cannot cancel the image transfer: %s\n",
+                cli_program, error_message() ? error_message() : "failed");
+      error_clear();
+    }
     pthread_mutex_unlock(&current_lock);
   }
   return NULL;
@@ -170,10 +177,29 @@ int cli_interrupts_start(atomic_bool *stop)
   return 0;
 }
 
-void cli_interrupts_register(struct ovirt_transfer *t)
+int cli_interrupts_register(struct ovirt_transfer *t)
 {
+  size_t i;
+
   pthread_mutex_lock(&current_lock);
-  current = t;
+  for (i = 0; i < CURRENT_MAX && current[i]; i++)
+    ;
+  if (i < CURRENT_MAX)
+    current[i] = t;
+  pthread_mutex_unlock(&current_lock);
+  if (i == CURRENT_MAX)
+    return error_set(EBUSY, "too many image transfers at once");
+  return 0;
+}
+
+void cli_interrupts_unregister(struct ovirt_transfer *t)
+{
+  size_t i;
+
+  pthread_mutex_lock(&current_lock);
+  for (i = 0; i < CURRENT_MAX; i++)
+    if (current[i] == t)
+      current[i] = NULL;
   pthread_mutex_unlock(&current_lock);
 }
 

@@ -75,11 +75,13 @@ void cli_ovirt_clear(struct cli_ovirt *o);
 
 /* Blocks SIGINT and SIGTERM in every thread and starts a thread that
  * waits for them. A first signal sets *stop, prints that the migration is
- * being interrupted, and cancels the registered transfer; a second one
+ * being interrupted, and cancels the registered transfers; a second one
  * exits at once. Call before any other thread starts. */
 int cli_interrupts_start(atomic_bool *stop);
-/* The transfer a signal cancels (NULL: none). */
-void cli_interrupts_register(struct ovirt_transfer *t);
+/* A transfer that a signal cancels, until unregistered; up to 16 at
+ * once (-EBUSY past that). */
+int cli_interrupts_register(struct ovirt_transfer *t);
+void cli_interrupts_unregister(struct ovirt_transfer *t);
 /* The signal received (0: none): the exit status is 128 + it. */
 int cli_interrupts_signal(void);
 

@@ -77,13 +77,17 @@ static void *progress_thread(void *arg)
 int progress_start(struct progress_display *pd, struct copy_progress *p,
                    const char *label, int mode)
 {
+  bool lines = mode == 2 || mode == -2;
+
+  if (lines)
+    mode /= 2;
   memset(pd, 0, sizeof *pd);
   pd->progress = p;
   pd->label = label;
   pd->started = progress_now();
   if (mode == 0 || (mode < 0 && !isatty(STDERR_FILENO)))
     return 0;
-  pd->bar = isatty(STDERR_FILENO);
+  pd->bar = !lines && isatty(STDERR_FILENO);
   pthread_mutex_init(&pd->lock, NULL);
   pthread_cond_init(&pd->wake, NULL);
   if (pthread_create(&pd->thread, NULL, progress_thread, pd) != 0) {

@@ -20,7 +20,9 @@ struct progress_display {
   pthread_cond_t wake;
 };
 
-/* mode: 1 force on, 0 force off, -1 automatic (on when stderr is a tty). */
+/* mode: 1 force on, 0 force off, -1 automatic (on when stderr is a tty);
+ * 2 and -2 as 1 and -1, but plain lines even on a tty (for copies that
+ * run side by side, whose bars would overwrite each other). */
 int progress_start(struct progress_display *pd, struct copy_progress *p,
                    const char *label, int mode);
 /* Stops the display and prints the final line. */

@@ -6,6 +6,8 @@
 #include <libgen.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -17,10 +19,18 @@
 #include "util/error.h"
 
 #define ZERO_BUF_SIZE (1024 * 1024)
+/* What O_DIRECT asks of buffer, offset and length on any device we meet
+ * (logical blocks are 512 or 4096 bytes). */
+#define DIRECT_ALIGN 4096
 
 struct file_dest {
   struct dest d;
   int fd;
+  /* The same file opened O_DIRECT, or -1: aligned writes skip the page
+   * cache (the copy into it and its writeback cost more CPU than the
+   * rest of a copy); whatever is not aligned goes through fd. */
+  _Atomic int dfd;
+  int dfd_opened;
   char *tmp_path; /* set while the result is not yet in place */
   char *final_path;
   /* Rungs of the zeroing ladder still worth trying. */
@@ -33,24 +43,65 @@ static bool is_enotsup(int e)
          e == ENOTTY;
 }
 
-static int file_pwrite(struct dest *dst, const void *buf, size_t len,
-                       uint64_t offset)
+static int write_all(struct file_dest *f, int fd, const char *buf, size_t len,
+                     uint64_t offset)
 {
-  struct file_dest *f = (struct file_dest *)dst;
   size_t done = 0;
 
   while (done < len) {
-    ssize_t r =
-        pwrite(f->fd, (const char *)buf + done, len - done, offset + done);
+    ssize_t r = pwrite(fd, buf + done, len - done, offset + done);
     if (r < 0) {
       if (errno == EINTR)
         continue;
-      return error_errno("%s: write at offset %llu", dst->name,
+      return error_errno("%s: write at offset %llu", f->d.name,
                          (unsigned long long)(offset + done));
     }
     done += r;
   }
   return 0;
+}
+
+/* Writes the aligned head of [buf, buf+len) with O_DIRECT; returns how
+ * many bytes it wrote (0: none, the rest goes through the page cache), or
+ * a negative errno. A filesystem that opens O_DIRECT but refuses the
+ * write turns it off for good. */
+static ssize_t write_direct(struct file_dest *f, const char *buf, size_t len,
+                            uint64_t offset)
+{
+  int dfd = atomic_load(&f->dfd);
+  size_t n = ROUND_DOWN(len, DIRECT_ALIGN);
+  size_t done = 0;
+
+  if (dfd < 0 || n == 0 || !IS_ALIGNED((uintptr_t)buf | offset, DIRECT_ALIGN))
+    return 0;
+  while (done < n) {
+    ssize_t r = pwrite(dfd, buf + done, n - done, offset + done);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0 && done == 0 && errno == EINVAL) {
+      atomic_store(&f->dfd, -1); /* closed with the dest */
+      return 0;
+    }
+    if (r < 0)
+      return error_errno("%s: write at offset %llu", f->d.name,
+                         (unsigned long long)(offset + done));
+    /* A short direct write leaves the rest to the page cache. */
+    if (r == 0 || !IS_ALIGNED((size_t)r, DIRECT_ALIGN))
+      return done + r;
+    done += r;
+  }
+  return done;
+}
+
+static int file_pwrite(struct dest *dst, const void *buf, size_t len,
+                       uint64_t offset)
+{
+  struct file_dest *f = (struct file_dest *)dst;
+  ssize_t n = write_direct(f, buf, len, offset);
+
+  if (n < 0)
+    return n;
+  return write_all(f, f->fd, (const char *)buf + n, len - n, offset + n);
 }
 
 static int write_zeros(struct file_dest *f, uint64_t offset, uint64_t len)
@@ -59,7 +110,7 @@ static int write_zeros(struct file_dest *f, uint64_t offset, uint64_t len)
 
   while (len > 0) {
     size_t n = MIN(len, sizeof zeros);
-    int r = file_pwrite(&f->d, zeros, n, offset);
+    int r = write_all(f, f->fd, zeros, n, offset);
     if (r < 0)
       return r;
     offset += n;
@@ -153,6 +204,8 @@ static void file_close(struct dest *dst)
 
   if (f->fd >= 0)
     close(f->fd);
+  if (f->dfd_opened >= 0)
+    close(f->dfd_opened);
   if (f->tmp_path)
     unlink(f->tmp_path);
   free(f->tmp_path);
@@ -176,7 +229,8 @@ static struct file_dest *file_dest_new(const char *path)
   if (!f)
     return NULL;
   f->d.ops = &file_dest_ops;
-  f->fd = -1;
+  f->fd = f->dfd_opened = -1;
+  atomic_init(&f->dfd, -1);
   f->d.name = strdup(path);
   f->final_path = strdup(path);
   if (!f->d.name || !f->final_path) {
@@ -274,6 +328,24 @@ static int open_in_place(struct file_dest *f, const char *path, uint64_t size,
   return 0;
 }
 
+/* The file again, with O_DIRECT, when the filesystem has it (tmpfs has
+ * not: then the page cache only) and the path still names the same file. */
+static void open_direct(struct file_dest *f, const char *path)
+{
+  struct stat a, b;
+  int fd = open(path, O_WRONLY | O_DIRECT | O_CLOEXEC);
+
+  if (fd < 0)
+    return;
+  if (fstat(fd, &a) < 0 || fstat(f->fd, &b) < 0 || a.st_dev != b.st_dev ||
+      a.st_ino != b.st_ino) {
+    close(fd);
+    return;
+  }
+  f->dfd_opened = fd;
+  atomic_store(&f->dfd, fd);
+}
+
 int dest_open_file(const char *path, uint64_t size,
                    const struct dest_file_options *opts, struct dest **ret)
 {
@@ -300,6 +372,7 @@ int dest_open_file(const char *path, uint64_t size,
     dest_close(&f->d);
     return r;
   }
+  open_direct(f, f->tmp_path ? f->tmp_path : path);
   *ret = &f->d;
   return 0;
 }

@@ -17,6 +17,7 @@
 #define WORK_UNIT_MIN (1ull * 1024 * 1024)
 /* Stream mode drops written pages this far behind the reader. */
 #define EVICT_STEP (32ull * 1024 * 1024)
+#define COPY_BUF_ALIGN 4096
 
 struct job {
   struct disk *src;
@@ -459,7 +460,9 @@ int copy_disk(struct disk *src, struct dest *dst,
     goto out;
   for (i = 0; i < job.workers; i++) {
     workers[i].job = &job;
-    workers[i].buf = malloc(bufsize);
+    /* Aligned, so that a destination may write it with O_DIRECT. */
+    workers[i].buf =
+        aligned_alloc(COPY_BUF_ALIGN, ROUND_UP(bufsize, COPY_BUF_ALIGN));
     if (!workers[i].buf) {
       r = error_set(ENOMEM, "out of memory");
       atomic_store(&job.failed, true);

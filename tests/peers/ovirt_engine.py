@@ -109,6 +109,8 @@ class Transfer:
         self.finalized = False
         self.cancelled = False
         self.phases = ["initializing"]
+        self.created = time.monotonic()
+        self.ended = None  # when finalized or cancelled
 
     def set_phase(self, phase):
         self.phase = phase
@@ -714,11 +716,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                                    "[Cannot finalize transfer in phase %s]"
                                    % t.phase)
             t.finalized = True
+            t.ended = time.monotonic()
             e._drop_ticket(t)
             t.set_phase("finalizing_success")
             return self._send(200, {"status": "complete"})
         if method == "POST" and len(parts) == 3 and parts[2] == "cancel":
             t.cancelled = True
+            t.ended = t.ended or time.monotonic()
             e._drop_ticket(t)
             t.set_phase("cancelled_user")
             t.disk["status"] = "ok"

@@ -240,9 +240,9 @@ int ovirt_api_post(struct ovirt_engine *e, struct http_conn *conn,
   return api_call(e, conn, "POST", path, body, OVIRT_JSON_MAX, retry, ret);
 }
 
-static int api_call(struct ovirt_engine *e, struct http_conn *conn,
-                    const char *method, const char *path, json_t *body,
-                    size_t max, bool retry, json_t **ret)
+static int api_call_locked(struct ovirt_engine *e, struct http_conn *conn,
+                           const char *method, const char *path, json_t *body,
+                           size_t max, bool retry, json_t **ret)
 {
   bool own = conn == NULL || conn == e->conn;
   int r;
@@ -264,6 +264,23 @@ static int api_call(struct ovirt_engine *e, struct http_conn *conn,
   if (r < 0)
     return r;
   return api_request(e, e->conn, method, path, body, max, retry, ret);
+}
+
+/* The engine's own connection serves one call at a time: transfers of
+ * several disks run on threads of their own. */
+static int api_call(struct ovirt_engine *e, struct http_conn *conn,
+                    const char *method, const char *path, json_t *body,
+                    size_t max, bool retry, json_t **ret)
+{
+  bool own = conn == NULL || conn == e->conn;
+  int r;
+
+  if (own)
+    pthread_mutex_lock(&e->api_lock);
+  r = api_call_locked(e, conn, method, path, body, max, retry, ret);
+  if (own)
+    pthread_mutex_unlock(&e->api_lock);
+  return r;
 }
 
 const char *ovirt_engine_origin(const struct ovirt_engine *e)
@@ -292,6 +309,7 @@ int ovirt_connect(const struct ovirt_config *cfg, struct ovirt_engine **ret)
   if (!e)
     return error_set(ENOMEM, "out of memory");
   pthread_mutex_init(&e->lock, NULL);
+  pthread_mutex_init(&e->api_lock, NULL);
   r = parse_engine_url(cfg->url, &e->origin);
   if (r < 0)
     goto fail;
@@ -348,5 +366,6 @@ void ovirt_close(struct ovirt_engine *e)
   free(e->user);
   free(e->cacert);
   pthread_mutex_destroy(&e->lock);
+  pthread_mutex_destroy(&e->api_lock);
   free(e);
 }

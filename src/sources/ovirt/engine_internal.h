@@ -26,11 +26,12 @@ struct ovirt_engine {
   unsigned transfer_timeout;
   const atomic_bool *stop;
   struct http_client *client;
-  struct http_conn *conn; /* API calls of the owning thread */
+  struct http_conn *conn; /* API calls, one at a time (api_lock) */
   char *password;         /* kept to log in again when the session ends */
   pthread_mutex_t lock;   /* guards token and auth_header */
   char *token;            /* the SSO access token */
   char *auth_header;      /* "Authorization: Bearer TOKEN" */
+  pthread_mutex_t api_lock;
   bool have_inventory;
   struct ovirt_inventory inv;
 };

@@ -6,11 +6,13 @@
 #include <inttypes.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "disk/disk.h"
 #include "net/http.h"
+#include "net/range_reader.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -18,6 +20,16 @@
 /* The extents of a badly fragmented multi-TiB disk fit in this. */
 #define EXTENTS_JSON_MAX (64u * 1024 * 1024)
 #define OPTIONS_JSON_MAX (64u * 1024)
+/* The fast path is given up after this many failures without a success
+ * (a server that it does not suit). */
+#define FAST_FAILURES_MAX 4
+
+/* A data connection: the fast range reader, and the full client for
+ * what the fast path does not do (created when first needed). */
+struct data_conn {
+  struct range_conn *fast;
+  struct http_conn *http;
+};
 
 struct imageio_source {
   struct bytesource bs;
@@ -25,10 +37,12 @@ struct imageio_source {
   char *url;         /* https://HOST:PORT/images/TICKET */
   bool have_extents; /* else the whole image reads as data */
   struct extent_list extents;
+  struct range_client *fast; /* NULL: the full client only */
+  atomic_int fast_failures;
 
   /* Idle connections; each concurrent pread takes one of its own. */
   pthread_mutex_t lock;
-  struct http_conn **idle;
+  struct data_conn **idle;
   unsigned nidle, idle_cap, nconns;
 };
 
@@ -159,8 +173,42 @@ char *imageio_display_url(const char *spec)
 
 /* ---- connections ---- */
 
+static void data_conn_free(struct data_conn *c)
+{
+  if (!c)
+    return;
+  range_conn_free(c->fast);
+  http_conn_free(c->http);
+  free(c);
+}
+
+/* Where the open GET of a connection goes on, or UINT64_MAX. */
+static uint64_t data_conn_next(const struct data_conn *c)
+{
+  if (c->http && http_conn_stream_next(c->http) != UINT64_MAX)
+    return http_conn_stream_next(c->http);
+  return c->fast ? range_conn_next(c->fast) : UINT64_MAX;
+}
+
+static struct data_conn *data_conn_new(struct imageio_source *s)
+{
+  struct data_conn *c = calloc(1, sizeof *c);
+
+  if (!c) {
+    error_set(ENOMEM, "out of memory");
+    return NULL;
+  }
+  if (s->fast && range_conn_new(s->fast, &c->fast) < 0)
+    c->fast = NULL;
+  if (!c->fast && http_conn_new(s->client, &c->http) < 0) {
+    free(c);
+    return NULL;
+  }
+  return c;
+}
+
 static void take_idle(struct imageio_source *s, unsigned i,
-                      struct http_conn **ret)
+                      struct data_conn **ret)
 {
   *ret = s->idle[i];
   s->idle[i] = s->idle[--s->nidle];
@@ -169,24 +217,24 @@ static void take_idle(struct imageio_source *s, unsigned i,
 /* A connection for a read at offset: the one whose open GET goes on
  * there, else one without an open GET, else a new one (up to twice the
  * readers allowed; past that, one whose open GET is given up). */
-static struct http_conn *conn_get(struct imageio_source *s, uint64_t offset)
+static struct data_conn *conn_get(struct imageio_source *s, uint64_t offset)
 {
-  struct http_conn *conn = NULL;
+  struct data_conn *conn = NULL;
   unsigned i;
 
   pthread_mutex_lock(&s->lock);
   for (i = 0; !conn && i < s->nidle; i++)
-    if (http_conn_stream_next(s->idle[i]) == offset)
+    if (data_conn_next(s->idle[i]) == offset)
       take_idle(s, i, &conn);
   for (i = 0; !conn && i < s->nidle; i++)
-    if (http_conn_stream_next(s->idle[i]) == UINT64_MAX)
+    if (data_conn_next(s->idle[i]) == UINT64_MAX)
       take_idle(s, i, &conn);
   if (!conn && s->nidle && s->nconns >= 2 * MAX(s->bs.max_readers, 1))
     take_idle(s, s->nidle - 1, &conn);
   if (!conn)
     s->nconns++;
   pthread_mutex_unlock(&s->lock);
-  if (!conn && http_conn_new(s->client, &conn) < 0) {
+  if (!conn && !(conn = data_conn_new(s))) {
     pthread_mutex_lock(&s->lock);
     s->nconns--;
     pthread_mutex_unlock(&s->lock);
@@ -195,12 +243,12 @@ static struct http_conn *conn_get(struct imageio_source *s, uint64_t offset)
   return conn;
 }
 
-static void conn_put(struct imageio_source *s, struct http_conn *conn)
+static void conn_put(struct imageio_source *s, struct data_conn *conn)
 {
   pthread_mutex_lock(&s->lock);
   if (s->nidle == s->idle_cap) {
     unsigned cap = s->idle_cap ? s->idle_cap * 2 : 8;
-    struct http_conn **p = realloc(s->idle, cap * sizeof *p);
+    struct data_conn **p = realloc(s->idle, cap * sizeof *p);
     if (p) {
       s->idle = p;
       s->idle_cap = cap;
@@ -213,7 +261,7 @@ static void conn_put(struct imageio_source *s, struct http_conn *conn)
     s->nconns--;
   }
   pthread_mutex_unlock(&s->lock);
-  http_conn_free(conn);
+  data_conn_free(conn);
 }
 
 /* ---- bytesource ops ---- */
@@ -254,17 +302,39 @@ static uint64_t stream_end(const struct imageio_source *s, uint64_t offset,
   return MAX(end, stop);
 }
 
+/* The fast path first, unless the full client has a GET open here; the
+ * full client for the rest, which retries, resumes and reports. */
+static int data_read(struct imageio_source *s, struct data_conn *conn,
+                     char *buf, size_t len, uint64_t offset)
+{
+  uint64_t end = stream_end(s, offset, len);
+  size_t got = 0;
+
+  if (conn->fast && atomic_load(&s->fast_failures) < FAST_FAILURES_MAX &&
+      !(conn->http && http_conn_stream_next(conn->http) == offset)) {
+    got = range_get(conn->fast, buf, len, offset, end);
+    if (got == len) {
+      atomic_store(&s->fast_failures, 0);
+      return 0;
+    }
+    atomic_fetch_add(&s->fast_failures, 1);
+  }
+  if (!conn->http && http_conn_new(s->client, &conn->http) < 0)
+    return -error_code();
+  return http_get_stream(conn->http, s->url, buf + got, len - got, offset + got,
+                         end);
+}
+
 static int imageio_pread(struct bytesource *bs, void *buf, size_t len,
                          uint64_t offset)
 {
   struct imageio_source *s = (struct imageio_source *)bs;
-  struct http_conn *conn = conn_get(s, offset);
+  struct data_conn *conn = conn_get(s, offset);
   int r;
 
   if (!conn)
     return -error_code();
-  r = http_get_stream(conn, s->url, buf, len, offset,
-                      stream_end(s, offset, len));
+  r = data_read(s, conn, buf, len, offset);
   conn_put(s, conn);
   return r;
 }
@@ -299,9 +369,10 @@ static void imageio_close(struct bytesource *bs)
   unsigned i;
 
   for (i = 0; i < s->nidle; i++)
-    http_conn_free(s->idle[i]);
+    data_conn_free(s->idle[i]);
   free(s->idle);
   extent_list_reset(&s->extents);
+  range_client_free(s->fast);
   http_client_free(s->client);
   pthread_mutex_destroy(&s->lock);
   free(s->url);
@@ -522,7 +593,23 @@ int imageio_open(const char *spec, const struct imageio_options *opts,
   s->bs.thread_safe = true;
   s->bs.request_size = IMAGEIO_REQUEST_SIZE;
   s->bs.max_readers = readers;
-  conn_put(s, conn);
+  /* Data comes through the fast path where it can: the setup connection
+   * is closed then, so that the daemon sees no more connections than
+   * readers; otherwise it is the first data connection. */
+  if (range_client_new(s->url, opts->cacert, opts->insecure, &s->fast) < 0)
+    s->fast = NULL;
+  if (s->fast) {
+    http_conn_free(TAKE_PTR(conn));
+    s->nconns = 0;
+  } else {
+    struct data_conn *dc = calloc(1, sizeof *dc);
+    if (!dc) {
+      r = error_set(ENOMEM, "out of memory");
+      goto fail;
+    }
+    dc->http = TAKE_PTR(conn);
+    conn_put(s, dc);
+  }
   *ret = &s->bs;
   return 0;
 
