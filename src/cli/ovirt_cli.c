@@ -138,12 +138,14 @@ static void *wait_signals(void *arg)
     atomic_store(&received, sig);
     atomic_store(stop_flag, true);
     pthread_mutex_lock(&current_lock);
-    bool any = false;
+    size_t running = 0;
     for (size_t i = 0; i < CURRENT_MAX; i++)
-      any = any || current[i];
+      running += current[i] != NULL;
     fprintf(stderr, "%s: %s: stopping%s (again to quit at once)\n", cli_program,
             sig == SIGINT ? "interrupted" : "terminated",
-            any ? "; the image transfers in progress are cancelled" : "");
+            running > 1    ? "; the image transfers in progress are cancelled"
+            : running == 1 ? "; the image transfer in progress is cancelled"
+                           : "");
     for (size_t i = 0; i < CURRENT_MAX; i++) {
       if (current[i] && ovirt_transfer_abort(current[i]) < 0)
         fprintf(stderr, "%s: cannot cancel the image transfer: %s\n",

@@ -283,9 +283,18 @@ static void *stream_worker(void *arg)
     pthread_mutex_unlock(&job->lock);
 
     s = &job->slots[idx];
-    r = job->src->ops->decode_chunk(job->src, &s->chunk, w->buf);
-    if (r == 0)
-      r = write_detecting_zeros(job, w->buf, s->chunk.offset, s->chunk.length);
+    if (job->src->ops->chunk_data) {
+      /* The bytes are written from where the source holds them. */
+      r = write_detecting_zeros(job,
+                                job->src->ops->chunk_data(job->src, &s->chunk),
+                                s->chunk.offset, s->chunk.length);
+      job->src->ops->release_chunk(job->src, &s->chunk);
+    } else {
+      r = job->src->ops->decode_chunk(job->src, &s->chunk, w->buf);
+      if (r == 0)
+        r = write_detecting_zeros(job, w->buf, s->chunk.offset,
+                                  s->chunk.length);
+    }
     if (r == 0) {
       atomic_fetch_add(&job->progress->read, s->chunk.payload_len);
       atomic_fetch_add(&job->progress->done, s->chunk.length);
@@ -393,6 +402,9 @@ static int stream_read(struct job *job)
     if (r <= 0)
       break;
     if (dst->ops->evict && covered > evicted + lag + EVICT_STEP) {
+      /* Writeback of the next step starts now, so that waiting for this
+       * one (started a step ago) rarely blocks the reader on the disk. */
+      dst->ops->evict(dst, evicted + EVICT_STEP, EVICT_STEP, false);
       dst->ops->evict(dst, evicted, EVICT_STEP, true);
       evicted += EVICT_STEP;
     }

@@ -61,6 +61,12 @@ struct disk_ops {
                     void *payload_buf);
   int (*decode_chunk)(struct disk *d, const struct disk_chunk *chunk,
                       void *out);
+  /* Optional, instead of decode_chunk(), for a source whose chunks are
+   * already bytes in its own buffers: the chunk's chunk->length bytes in
+   * place (no copy), valid until release_chunk(), which the engine calls
+   * once for every chunk it took the data of. Thread-safe. */
+  const void *(*chunk_data)(struct disk *d, const struct disk_chunk *chunk);
+  void (*release_chunk)(struct disk *d, const struct disk_chunk *chunk);
 
   void (*close)(struct disk *d);
 };

@@ -5,12 +5,12 @@
  * The data, GET /v2/images/{id}/file, is read in one of two ways:
  *
  *  - raw content (what the bytes hold, detected as disk_open() does, never
- *    from disk_format): a stream disk. Several connections fetch 32 MiB
+ *    from disk_format): a stream disk. Several connections fetch 64 MiB
  *    spans with range GETs ahead of the copy into a bounded ring of
- *    buffers (8 MiB per connection); one reader takes them in order and hashes
- * them as they pass, and the copy workers detect zeros and write in parallel.
- * When Glance ignores Range (200 instead of 206) one connection streams the
- *    whole file.
+ *    buffers (8 MiB per connection); a hasher thread hashes the chunks in
+ *    order as they arrive while the copy workers detect zeros and write
+ *    them in parallel, straight from the ring. When Glance ignores Range
+ *    (200 instead of 206) one connection streams the whole file.
  *  - any other format (qcow2, VMDK): a random-access byte source under
  *    disk_open(), whose decoder reads only what it needs with parallel
  *    range GETs; a separate connection reads the whole file once, in
@@ -35,7 +35,9 @@
 
 struct os_session;
 
-#define GLANCE_SPAN (32u * 1024 * 1024)
+/* One range GET per span: each request costs Glance milliseconds of
+ * Python (policy, database, token), so spans are long. */
+#define GLANCE_SPAN (64u * 1024 * 1024)
 #define GLANCE_CHUNK (2u * 1024 * 1024)
 
 struct glance_image {
