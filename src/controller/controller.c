@@ -404,6 +404,9 @@ void ctl_free(struct ctl *c)
 
   if (!c)
     return;
+  /* every watch stops before any cache goes: handlers read each other's */
+  for (i = 0; i < CTL_INF_COUNT; i++)
+    kube_informer_stop(c->inf[i]);
   for (i = 0; i < CTL_INF_COUNT; i++)
     kube_informer_free(c->inf[i]);
   ctl_progress_free(c->progress);
