@@ -15,6 +15,7 @@
 
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/readfile.h"
 
 #define KUBECONFIG_MAX (4u * 1024 * 1024)
 #define KUBECONFIG_MAX_DEPTH 32
@@ -445,43 +446,13 @@ int kube_config_parse(const char *buf, size_t len, const char *origin,
   return 0;
 }
 
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
-{
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  _cleanup_free_ char *buf = NULL;
-  size_t len = 0;
-
-  if (fd < 0)
-    return error_errno("cannot open %s", path);
-  buf = malloc(max + 1);
-  if (!buf)
-    return error_set(ENOMEM, "out of memory");
-  for (;;) {
-    ssize_t n = read(fd, buf + len, max + 1 - len);
-
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return error_errno("cannot read %s", path);
-    if (n == 0)
-      break;
-    len += n;
-    if (len > max)
-      return error_set(EFBIG, "%s: larger than %zu bytes", path, max);
-  }
-  buf[len] = '\0';
-  *ret = TAKE_PTR(buf);
-  *ret_len = len;
-  return 0;
-}
-
 int kube_read_token_file(const char *path, char **ret)
 {
   _cleanup_free_ char *buf = NULL;
   size_t len, start = 0;
   int r;
 
-  r = read_file(path, TOKEN_MAX, &buf, &len);
+  r = read_file_whole(path, TOKEN_MAX, &buf, &len);
   if (r < 0)
     return r;
   while (len > 0 && strchr(" \t\r\n", buf[len - 1]))
@@ -505,7 +476,7 @@ int kube_config_load_file(const char *path, const char *context,
   size_t len;
   int r;
 
-  r = read_file(path, KUBECONFIG_MAX, &buf, &len);
+  r = read_file_whole(path, KUBECONFIG_MAX, &buf, &len);
   if (r < 0) {
     error_prefix("kubeconfig");
     return r;
@@ -556,7 +527,7 @@ int kube_config_in_cluster(const char *dir, struct kube_config **ret)
     if (asprintf(&nsfile, "%s/namespace", dir) < 0)
       return error_set(ENOMEM, "out of memory");
     if (access(nsfile, F_OK) == 0) {
-      r = read_file(nsfile, 256, &ns, &len);
+      r = read_file_whole(nsfile, 256, &ns, &len);
       if (r < 0)
         return r;
       while (len > 0 && strchr(" \t\r\n", ns[len - 1]))

@@ -12,6 +12,7 @@
 #include "model/names.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/readfile.h"
 
 #define Q(s) names_printable((s), (char[96]){0}, 96)
 
@@ -398,6 +399,7 @@ int mapfile_load(const struct mapfile_reader *rd, const char *path)
   _cleanup_free_ char *buf = NULL;
   struct stat st;
   size_t len = 0;
+  int r;
 
   if (fd < 0)
     return error_errno("%s", path);
@@ -405,19 +407,8 @@ int mapfile_load(const struct mapfile_reader *rd, const char *path)
     return error_errno("%s", path);
   if (!S_ISREG(st.st_mode))
     return error_set(EINVAL, "%s: not a regular file", path);
-  buf = malloc(MAPFILE_MAX_FILE + 1);
-  if (!buf)
-    return error_set(ENOMEM, "out of memory");
-  /* Read one byte more than allowed to notice a file that is too big. */
-  while (len <= MAPFILE_MAX_FILE) {
-    ssize_t n = read(fd, buf + len, MAPFILE_MAX_FILE + 1 - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return error_errno("%s", path);
-    if (n == 0)
-      break;
-    len += n;
-  }
+  r = read_fd_whole(fd, path, MAPFILE_MAX_FILE, &buf, &len);
+  if (r < 0)
+    return r;
   return mapfile_parse(rd, buf, len, path);
 }

@@ -11,6 +11,7 @@
 #include "populator/populator.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/readfile.h"
 
 /* A CA bundle fits in this; anything larger is not a credential. */
 #define SECRET_FILE_MAX (1024 * 1024)
@@ -21,6 +22,7 @@ static int read_file(const char *dir, const char *name, char **ret)
   _cleanup_free_ char *path = NULL, *buf = NULL;
   _cleanup_close_ int fd = -1;
   size_t len = 0;
+  int r;
 
   *ret = NULL;
   if (!dir)
@@ -34,23 +36,9 @@ static int read_file(const char *dir, const char *name, char **ret)
     return 0;
   if (fd < 0)
     return error_errno("%s: cannot read the credential", path);
-  buf = malloc(SECRET_FILE_MAX + 1);
-  if (!buf)
-    return error_set(ENOMEM, "out of memory");
-  for (;;) {
-    ssize_t n = read(fd, buf + len, SECRET_FILE_MAX + 1 - len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return error_errno("%s: cannot read the credential", path);
-    if (n == 0)
-      break;
-    len += (size_t)n;
-    if (len > SECRET_FILE_MAX)
-      return error_set(EFBIG, "%s: larger than 1 MiB; is this the Secret?",
-                       path);
-  }
-  buf[len] = 0;
+  r = read_fd_whole(fd, path, SECRET_FILE_MAX, &buf, &len);
+  if (r < 0)
+    return r;
   if (strlen(buf) != len)
     return error_set(EINVAL, "%s: holds a NUL byte", path);
   *ret = TAKE_PTR(buf);

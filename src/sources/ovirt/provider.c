@@ -13,6 +13,7 @@
 #include "model/names.h"
 #include "util/cleanup.h"
 #include "util/error.h"
+#include "util/readfile.h"
 
 #define P(s) names_printable((s), (char[96]){0}, 96)
 
@@ -271,48 +272,13 @@ int ovirt_provider_parse(const char *data, size_t len, const char *file,
   return 0;
 }
 
-/* Reads a small file whole (at most max bytes). */
-static int read_small(const char *path, size_t max, char **ret, size_t *len)
-{
-  _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-  char *buf;
-  size_t got = 0;
-
-  if (fd < 0)
-    return error_errno("cannot open %s", path);
-  buf = malloc(max + 1);
-  if (!buf)
-    return error_set(ENOMEM, "out of memory");
-  for (;;) {
-    ssize_t n = read(fd, buf + got, max + 1 - got);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      int r = error_errno("cannot read %s", path);
-      wipe_free(buf);
-      return r;
-    }
-    if (n == 0)
-      break;
-    got += n;
-    if (got > max) {
-      wipe_free(buf);
-      return error_set(EFBIG, "%s: larger than %zu bytes", path, max);
-    }
-  }
-  buf[got] = 0;
-  *ret = buf;
-  *len = got;
-  return 0;
-}
-
 int ovirt_provider_load(const char *path, struct ovirt_provider *out)
 {
   char *data;
   size_t len;
   int r;
 
-  r = read_small(path, OVIRT_PROVIDER_MAX, &data, &len);
+  r = read_file_whole(path, OVIRT_PROVIDER_MAX, &data, &len);
   if (r < 0)
     return r;
   r = ovirt_provider_parse(data, len, path, out);
@@ -327,7 +293,7 @@ int ovirt_read_password_file(const char *path, char **ret)
   size_t len;
   int r;
 
-  r = read_small(path, OVIRT_PASSWORD_MAX, &data, &len);
+  r = read_file_whole(path, OVIRT_PASSWORD_MAX, &data, &len);
   if (r < 0)
     return r;
   data[strcspn(data, "\r\n")] = 0;
