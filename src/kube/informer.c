@@ -292,6 +292,18 @@ static void pause_for(struct kube_informer *inf, double s)
   pthread_mutex_unlock(&inf->lock);
 }
 
+/* A failed list or watch: counted, then a pause that doubles each time;
+ * returns the next pause. */
+static double failed(struct kube_informer *inf, double backoff)
+{
+  error_clear();
+  pthread_mutex_lock(&inf->lock);
+  inf->stats.errors++;
+  pthread_mutex_unlock(&inf->lock);
+  pause_for(inf, backoff);
+  return backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+}
+
 static void *run(void *opaque)
 {
   struct kube_informer *inf = opaque;
@@ -310,12 +322,7 @@ static void *run(void *opaque)
     if (need_list) {
       r = relist(inf);
       if (r < 0) {
-        error_clear();
-        pthread_mutex_lock(&inf->lock);
-        inf->stats.errors++;
-        pthread_mutex_unlock(&inf->lock);
-        pause_for(inf, backoff);
-        backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+        backoff = failed(inf, backoff);
         continue;
       }
       need_list = false;
@@ -350,12 +357,7 @@ static void *run(void *opaque)
       continue;
     }
     if (r < 0) {
-      error_clear();
-      pthread_mutex_lock(&inf->lock);
-      inf->stats.errors++;
-      pthread_mutex_unlock(&inf->lock);
-      pause_for(inf, backoff);
-      backoff = backoff * 2 > BACKOFF_MAX ? BACKOFF_MAX : backoff * 2;
+      backoff = failed(inf, backoff);
       continue;
     }
     backoff = BACKOFF_FIRST;

@@ -412,3 +412,9 @@ int mapfile_load(const struct mapfile_reader *rd, const char *path)
     return r;
   return mapfile_parse(rd, buf, len, path);
 }
+
+int mapfile_read(const struct mapfile_reader *rd, const char *data, size_t len,
+                 const char *file)
+{
+  return data ? mapfile_parse(rd, data, len, file) : mapfile_load(rd, file);
+}

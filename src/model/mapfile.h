@@ -53,6 +53,9 @@ int mapfile_parse(const struct mapfile_reader *rd, const char *data, size_t len,
                   const char *file);
 /* Reads a map file. */
 int mapfile_load(const struct mapfile_reader *rd, const char *path);
+/* mapfile_parse() of data, or mapfile_load() of file when data is NULL. */
+int mapfile_read(const struct mapfile_reader *rd, const char *data, size_t len,
+                 const char *file);
 
 /* For entry callbacks of the YAML form: the value node of key in a
  * mapping node, or NULL. */

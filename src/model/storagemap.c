@@ -212,7 +212,7 @@ static int storagemap_read(const char *data, size_t len, const char *file,
     return error_set(ENOMEM, "out of memory");
   }
   rd.opaque = map;
-  r = data ? mapfile_parse(&rd, data, len, file) : mapfile_load(&rd, file);
+  r = mapfile_read(&rd, data, len, file);
   if (r < 0) {
     storagemap_free(map);
     return r;
