@@ -518,6 +518,7 @@ class GlanceFront:
         if not gate:
             self.release.set()
         self.requests = []
+        self.tokens = []
         front = self
         ctx = ssl.create_default_context(cafile=str(openstack.ca))
 
@@ -540,6 +541,7 @@ class GlanceFront:
                     hdrs.pop("Range", None)
                     hdrs.pop("range", None)
                 front.requests.append((self.path, hdrs.get("Range")))
+                front.tokens.append(hdrs.get("X-Auth-Token"))
                 if self.path.endswith("/file") and front.started.is_set():
                     front.release.wait(120)
                 conn = http.client.HTTPSConnection(
@@ -588,6 +590,13 @@ def no_range_glance(openstack, openstack_pki):
 
 
 @pytest.fixture
+def glance_front(openstack, openstack_pki):
+    f = GlanceFront(openstack, openstack_pki)
+    yield f
+    f.stop()
+
+
+@pytest.fixture
 def slow_glance(openstack, openstack_pki):
     f = GlanceFront(openstack, openstack_pki, gate=True)
     yield f
@@ -604,6 +613,27 @@ def test_without_ranges_raw_is_one_stream(tmp_path, hoist_bin, openstack,
     files = [r for r in no_range_glance.requests if r[0].endswith("/file")]
     # the probe, then one GET of the whole file
     assert len(files) == 2, files
+
+
+def test_each_span_is_asked_for_once_with_the_token(tmp_path, hoist_bin,
+                                                   openstack, glance_front):
+    # The data GETs go through the fast range reader, which sends the
+    # token itself: a GET it got wrong (no token, a refused reply) would
+    # show as a second request for the same span.
+    span = 64 * MiB
+    src = tmp_path / "in.raw"
+    src.write_bytes(os.urandom(2 * span + 3 * MiB + 7))
+    iid = openstack.upload_image(src, "spans")
+    out = tmp_path / "out.raw"
+    env = clean_os_env(openstack.env(OS_REGION_NAME=glance_front.region))
+    copy(hoist_bin, openstack, iid, out, env=env)
+    assert out.read_bytes() == src.read_bytes()
+    size = src.stat().st_size
+    got = sorted(r for p, r in glance_front.requests if p.endswith("/file"))
+    assert got == sorted(["bytes=0-1023", "bytes=0-%d" % (span - 1),
+                          "bytes=%d-%d" % (span, 2 * span - 1),
+                          "bytes=%d-%d" % (2 * span, size - 1)]), got
+    assert all(glance_front.tokens), "a request without X-Auth-Token"
 
 
 def test_without_ranges_qcow2_is_refused(tmp_path, hoist_bin, openstack,

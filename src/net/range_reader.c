@@ -47,6 +47,7 @@ struct range_conn {
    * (next == end: none open). */
   uint64_t next, end;
   bool close_after;
+  char *header; /* "NAME: VALUE\r\n" or NULL */
   /* Bytes read with the head that belong to the body. */
   char head[HEAD_MAX];
   size_t hpos, hlen;
@@ -183,12 +184,35 @@ static void conn_close(struct range_conn *conn)
   conn->hpos = conn->hlen = 0;
 }
 
+static void wipe_header(struct range_conn *conn)
+{
+  if (conn->header)
+    explicit_bzero(conn->header, strlen(conn->header));
+  free(conn->header);
+  conn->header = NULL;
+}
+
 void range_conn_free(struct range_conn *conn)
 {
   if (!conn)
     return;
   conn_close(conn);
+  wipe_header(conn);
   free(conn);
+}
+
+int range_conn_set_header(struct range_conn *conn, const char *name,
+                          const char *value)
+{
+  char *line;
+
+  if (strpbrk(name, "\r\n:") || strpbrk(value, "\r\n"))
+    return -EINVAL;
+  if (asprintf(&line, "%s: %s\r\n", name, value) < 0)
+    return -ENOMEM;
+  wipe_header(conn);
+  conn->header = line;
+  return 0;
 }
 
 uint64_t range_conn_next(const struct range_conn *conn)
@@ -375,16 +399,20 @@ static bool start_get(struct range_conn *conn, uint64_t offset, uint64_t end)
 {
   const struct range_client *c = conn->client;
   struct range_head h;
-  char req[4096];
+  char req[16384];
+  bool sent;
   int n;
 
   if (!conn->ssl && !conn_open(conn))
     return false;
   n = snprintf(req, sizeof req,
                "GET %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: hoist\r\n"
-               "Accept: */*\r\nRange: bytes=%" PRIu64 "-%" PRIu64 "\r\n\r\n",
-               c->path, c->authority, offset, end - 1);
-  if (n < 0 || (size_t)n >= sizeof req || SSL_write(conn->ssl, req, n) != n)
+               "Accept: */*\r\n%sRange: bytes=%" PRIu64 "-%" PRIu64 "\r\n\r\n",
+               c->path, c->authority, conn->header ? conn->header : "", offset,
+               end - 1);
+  sent = n > 0 && (size_t)n < sizeof req && SSL_write(conn->ssl, req, n) == n;
+  explicit_bzero(req, sizeof req); /* it may hold a credential */
+  if (!sent)
     return false;
   if (!read_head(conn, &h))
     return false;

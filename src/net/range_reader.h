@@ -36,6 +36,13 @@ void range_client_free(struct range_client *c);
 int range_conn_new(struct range_client *c, struct range_conn **ret);
 void range_conn_free(struct range_conn *conn);
 
+/* Sends "NAME: VALUE" with every request from now on (one such header
+ * per connection, replaced by the next call; VALUE may be a credential:
+ * it is wiped when replaced or freed, and never shown). -EINVAL when
+ * either holds a line break. */
+int range_conn_set_header(struct range_conn *conn, const char *name,
+                          const char *value);
+
 /* Reads [offset, offset+len) into buf, as part of a GET of [offset, end)
  * that stays open: a next call at offset+len goes on with it without a
  * new request. Returns how many bytes it put in buf (len when all went

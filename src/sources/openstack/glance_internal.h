@@ -15,6 +15,8 @@
 
 struct os_session;
 struct http_conn;
+struct range_client;
+struct range_conn;
 
 /* Advice for Glance's HTTP statuses. */
 const char *glance_advice(long status);
@@ -22,8 +24,13 @@ const char *glance_advice(long status);
 /* The image's base URL from the catalog (no /v2). */
 int glance_endpoint(struct os_session *s, char **ret);
 
-/* A connection and the token generation it sends. */
+/* A connection: the fast range reader (net/range_reader.h) where it
+ * can be used, and the full client, which takes over where the fast path
+ * stops (a 401, a reply cut short…); each with the token generation it
+ * sends. */
 struct glance_conn {
+  struct range_conn *fast;
+  unsigned fast_gen;
   struct http_conn *conn;
   unsigned gen;
 };
@@ -40,8 +47,11 @@ struct glance_source {
   struct os_session *session;
   bool owns_session;
   struct http_client *client;
-  char *url;                /* …/v2/images/ID/file */
-  bool ranges;              /* Glance answered 206 to a Range request */
+  char *url;                 /* …/v2/images/ID/file */
+  bool ranges;               /* Glance answered 206 to a Range request */
+  struct range_client *fast; /* NULL: the full client only */
+  atomic_int
+      fast_failures; /* in a row; the fast path is given up after a few */
   unsigned char head[1024]; /* the file's first bytes (ranges only) */
   size_t head_len;
   struct glance_digest digest; /* md NULL: nothing to check */

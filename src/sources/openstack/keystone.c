@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "net/http.h"
+#include "net/range_reader.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/json_path.h"
@@ -427,6 +428,12 @@ int os_session_new_client(struct os_session *s, struct http_client **ret)
   }
   *ret = c;
   return 0;
+}
+
+int os_session_new_range_client(struct os_session *s, const char *url,
+                                struct range_client **ret)
+{
+  return range_client_new(url, s->hopts.cacert, s->hopts.insecure, ret);
 }
 
 const char *os_session_project_id(struct os_session *s)

@@ -31,6 +31,7 @@
 
 struct http_client;
 struct http_conn;
+struct range_client;
 
 enum os_interface { OS_IFACE_PUBLIC, OS_IFACE_INTERNAL, OS_IFACE_ADMIN };
 
@@ -100,6 +101,11 @@ struct http_client *os_session_client(struct os_session *s);
  * that "this server answered before" (which makes a refused connection
  * worth retrying) is about that server. */
 int os_session_new_client(struct os_session *s, struct http_client **ret);
+
+/* A fast range reader for url (net/range_reader.h) with the session's
+ * TLS settings; a negative errno and no message where it cannot serve. */
+int os_session_new_range_client(struct os_session *s, const char *url,
+                                struct range_client **ret);
 
 /* Service endpoint as above, from the session's catalog, for the
  * session's interface and region. Caller frees. */
