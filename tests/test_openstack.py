@@ -968,6 +968,12 @@ def test_populator_openstack_mode(tmp_path, build_dir, openstack, images):
         assert target.read_bytes() == ref.read_bytes()
         summary = json.loads((tmp_path / "termination-log").read_text())
         assert summary["result"] == "succeeded", summary
+        # The figures the controller shows: all that was to read, read.
+        size = ref.stat().st_size
+        assert summary["virtual_size"] == size, summary
+        assert 0 < summary["bytes_total"] <= size, summary
+        assert summary["bytes_copied"] == summary["bytes_total"] == \
+            summary["bytes_read"], summary
 
 
 def test_populator_openstack_wrong_password_and_bad_hash(

@@ -57,7 +57,8 @@ static int data_bytes(struct disk *d, uint64_t *ret)
   int r = 0;
 
   if (d->stream) {
-    *ret = d->allocated;
+    /* Read whole, zeros too (a raw Glance image): what it will read. */
+    *ret = d->allocated != DISK_UNKNOWN ? d->allocated : d->size;
     return 0;
   }
   while (r == 0 && pos < d->size) {
