@@ -169,6 +169,8 @@ int glance_get(struct glance_source *g, struct glance_conn *c, void *buf,
   size_t got = 0;
   int r, tries;
 
+  if (g->cancel && atomic_load(g->cancel))
+    return error_set(EINTR, "%s: interrupted", g->bs.name);
   if (g->ranges && c->fast &&
       atomic_load(&g->fast_failures) < FAST_FAILURES_MAX &&
       http_conn_stream_next(c->conn) != offset) {
