@@ -3,7 +3,6 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <netdb.h>
@@ -20,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/url.h"
 #include "util/cleanup.h"
 
 #define HEAD_MAX (16 * 1024)
@@ -69,49 +69,30 @@ static bool proxy_configured(void)
 
 static int split_url(struct range_client *c, const char *url)
 {
-  CURLU *u = curl_url();
-  char *host = NULL, *port = NULL, *path = NULL, *scheme = NULL;
-  char *user = NULL, *query = NULL;
+  _cleanup_(url_parts_free) struct url_parts p = {0};
   unsigned char addr[sizeof(struct in6_addr)];
-  int r = -EINVAL;
+  int r;
 
-  if (!u)
-    return -ENOMEM;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
-      !streq(scheme, "https"))
-    goto out;
-  if (curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK ||
-      curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK)
-    goto out;
-  if (host[0] == '[') {
-    c->host = strndup(host + 1, strlen(host) - 2);
+  r = url_split(url, URL_DEFAULT_PORT, &p);
+  if (r < 0)
+    return r;
+  if (!streq(p.scheme, "https") || p.user || p.query)
+    return -EINVAL;
+  if (p.host[0] == '[') {
+    c->host = strndup(p.host + 1, strlen(p.host) - 2);
   } else {
-    c->host = strdup(host);
+    c->host = strdup(p.host);
   }
-  c->port = strdup(port);
-  c->path = strdup(path);
+  c->port = strdup(p.port);
+  c->path = strdup(p.path);
   if (!c->host || !c->port || !c->path ||
-      asprintf(&c->authority, "%s:%s", host, port) < 0) {
+      asprintf(&c->authority, "%s:%s", p.host, p.port) < 0) {
     c->authority = NULL;
-    r = -ENOMEM;
-    goto out;
+    return -ENOMEM;
   }
   c->is_ip = inet_pton(AF_INET, c->host, addr) == 1 ||
              inet_pton(AF_INET6, c->host, addr) == 1;
-  r = 0;
-out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_free(path);
-  curl_free(user);
-  curl_free(query);
-  curl_url_cleanup(u);
-  return r;
+  return 0;
 }
 
 int range_client_new(const char *url, const char *cacert, bool insecure,

@@ -2,13 +2,13 @@
 #include "sources/ovirt/engine.h"
 #include "sources/ovirt/engine_internal.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "net/url.h"
 #include "sources/ovirt/inventory.h"
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -50,57 +50,37 @@ int ovirt_sleep(struct ovirt_engine *e, double seconds)
  * https://HOST[:PORT], with or without /ovirt-engine[/api] after it. */
 static int parse_engine_url(const char *url, char **ret_origin)
 {
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-  char *user = NULL, *query = NULL;
-  int r = 0;
+  _cleanup_(url_parts_free) struct url_parts p = {0};
+  int r;
 
-  if (!u)
+  r = url_split(url, 0, &p);
+  if (r == -ENOMEM)
     return error_set(ENOMEM, "out of memory");
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
-    r = error_set(EINVAL,
-                  "oVirt engine URL \"%s\" is not valid; expected "
-                  "https://ENGINE-HOST[:PORT]",
-                  url);
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-    port = NULL;
-  if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK)
-    user = NULL;
-  if (curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
-    query = NULL;
-  if (!streq(scheme, "https")) {
-    r = error_set(EINVAL,
-                  "oVirt engine URL with scheme \"%s\": the engine is "
-                  "reached over https only",
-                  scheme);
-  } else if (user || query) {
-    r = error_set(EINVAL, "oVirt engine URL: give the user with --user (or the "
-                          "provider file), not in the URL, and no query");
-  } else if (!streq(path, "/") && !streq(path, "/ovirt-engine") &&
-             !streq(path, "/ovirt-engine/") && !streq(path, API_PATH) &&
-             !streq(path, API_PATH "/")) {
-    r = error_set(EINVAL,
-                  "oVirt engine URL with path \"%s\": expected "
-                  "https://ENGINE-HOST[:PORT][/ovirt-engine/api]",
-                  path);
-  } else if (asprintf(ret_origin, "https://%s%s%s", host, port ? ":" : "",
-                      port ? port : "") < 0) {
-    r = error_set(ENOMEM, "out of memory");
-  }
-out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_free(path);
-  curl_free(user);
-  curl_free(query);
-  curl_url_cleanup(u);
-  return r;
+  if (r < 0)
+    return error_set(EINVAL,
+                     "oVirt engine URL \"%s\" is not valid; expected "
+                     "https://ENGINE-HOST[:PORT]",
+                     url);
+  if (!streq(p.scheme, "https"))
+    return error_set(EINVAL,
+                     "oVirt engine URL with scheme \"%s\": the engine is "
+                     "reached over https only",
+                     p.scheme);
+  if (p.user || p.query)
+    return error_set(EINVAL,
+                     "oVirt engine URL: give the user with --user (or the "
+                     "provider file), not in the URL, and no query");
+  if (!streq(p.path, "/") && !streq(p.path, "/ovirt-engine") &&
+      !streq(p.path, "/ovirt-engine/") && !streq(p.path, API_PATH) &&
+      !streq(p.path, API_PATH "/"))
+    return error_set(EINVAL,
+                     "oVirt engine URL with path \"%s\": expected "
+                     "https://ENGINE-HOST[:PORT][/ovirt-engine/api]",
+                     p.path);
+  if (asprintf(ret_origin, "https://%s%s%s", p.host, p.port ? ":" : "",
+               p.port ? p.port : "") < 0)
+    return error_set(ENOMEM, "out of memory");
+  return 0;
 }
 
 static const char *engine_advice(long status)

@@ -1,7 +1,6 @@
 /* oVirt imageio tickets as byte sources (see imageio.h). */
 #include "sources/ovirt/imageio.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
@@ -13,6 +12,7 @@
 #include "disk/disk.h"
 #include "net/http.h"
 #include "net/range_reader.h"
+#include "net/url.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -88,67 +88,45 @@ static bool ticket_is_valid(const char *t)
  * here cannot name the URL in full: it holds the ticket. */
 static int parse_url(const char *spec, char **ret_url, char **ret_ticket)
 {
-  const char *url = strip_prefix(spec);
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
-  char *user = NULL, *query = NULL, *frag = NULL;
+  _cleanup_(url_parts_free) struct url_parts p = {0};
   const char *ticket;
-  int r = 0;
+  int r;
 
-  if (!u)
+  r = url_split(strip_prefix(spec), 0, &p);
+  if (r == -ENOMEM)
     return error_set(ENOMEM, "out of memory");
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK) {
+  if (r < 0) {
     _cleanup_free_ char *shown = imageio_display_url(spec);
-    r = error_set(EINVAL,
-                  "%s: not a valid URL; expected "
-                  "imageio+https://HOST:PORT/images/TICKET",
-                  shown ? shown : "imageio URL");
-    goto out;
+    return error_set(EINVAL,
+                     "%s: not a valid URL; expected "
+                     "imageio+https://HOST:PORT/images/TICKET",
+                     shown ? shown : "imageio URL");
   }
-  if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-    port = NULL;
-  if (curl_url_get(u, CURLUPART_USER, &user, 0) != CURLUE_OK)
-    user = NULL;
-  if (curl_url_get(u, CURLUPART_QUERY, &query, 0) != CURLUE_OK)
-    query = NULL;
-  if (curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0) != CURLUE_OK)
-    frag = NULL;
-  ticket = strncmp(path, "/images/", 8) == 0 ? path + 8 : NULL;
-  if (!streq(scheme, "https")) {
-    r = error_set(EINVAL,
-                  "imageio URL with scheme \"%s\": hoist reads imageio "
-                  "tickets over https only",
-                  scheme);
-  } else if (user || query || frag) {
+  ticket = strncmp(p.path, "/images/", 8) == 0 ? p.path + 8 : NULL;
+  if (!streq(p.scheme, "https"))
+    return error_set(EINVAL,
+                     "imageio URL with scheme \"%s\": hoist reads imageio "
+                     "tickets over https only",
+                     p.scheme);
+  if (p.user || p.query || p.fragment) {
     _cleanup_free_ char *shown = imageio_display_url(spec);
-    r = error_set(EINVAL,
-                  "%s: an imageio URL has no user, query or fragment; the "
-                  "ticket in the path is the credential",
-                  shown ? shown : "imageio URL");
-  } else if (!ticket || !ticket_is_valid(ticket)) {
-    _cleanup_free_ char *shown = imageio_display_url(spec);
-    r = error_set(EINVAL,
-                  "%s: expected a path /images/TICKET (the transfer_url or "
-                  "proxy_url of an oVirt image transfer)",
-                  shown ? shown : "imageio URL");
-  } else if (asprintf(ret_url, "https://%s%s%s/images/%s", host,
-                      port ? ":" : "", port ? port : "", ticket) < 0 ||
-             !(*ret_ticket = strdup(ticket))) {
-    r = error_set(ENOMEM, "out of memory");
+    return error_set(EINVAL,
+                     "%s: an imageio URL has no user, query or fragment; the "
+                     "ticket in the path is the credential",
+                     shown ? shown : "imageio URL");
   }
-out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_free(path);
-  curl_free(user);
-  curl_free(query);
-  curl_free(frag);
-  curl_url_cleanup(u);
-  return r;
+  if (!ticket || !ticket_is_valid(ticket)) {
+    _cleanup_free_ char *shown = imageio_display_url(spec);
+    return error_set(EINVAL,
+                     "%s: expected a path /images/TICKET (the transfer_url or "
+                     "proxy_url of an oVirt image transfer)",
+                     shown ? shown : "imageio URL");
+  }
+  if (asprintf(ret_url, "https://%s%s%s/images/%s", p.host, p.port ? ":" : "",
+               p.port ? p.port : "", ticket) < 0 ||
+      !(*ret_ticket = strdup(ticket)))
+    return error_set(ENOMEM, "out of memory");
+  return 0;
 }
 
 char *imageio_display_url(const char *spec)
