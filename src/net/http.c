@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/url.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -132,24 +133,13 @@ char *http_client_redact(const struct http_client *c, const char *text)
 
 char *http_origin(const char *url)
 {
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+  _cleanup_(url_parts_free) struct url_parts p = {0};
+  char *out;
 
-  if (!u)
+  if (url_split(url, 0, &p) < 0 ||
+      asprintf(&out, "%s://%s%s%s", p.scheme, p.host, p.port ? ":" : "",
+               p.port ? p.port : "") < 0)
     return NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-    if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
-      port = NULL;
-    if (asprintf(&out, "%s://%s%s%s", scheme, host, port ? ":" : "",
-                 port ? port : "") < 0)
-      out = NULL;
-  }
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
   return out;
 }
 
