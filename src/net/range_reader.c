@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net/tls_records.h"
 #include "net/url.h"
 #include "util/cleanup.h"
 
@@ -48,6 +49,10 @@ struct range_conn {
   uint64_t next, end;
   bool close_after;
   char *header; /* "NAME: VALUE\r\n" or NULL */
+  /* TLS 1.3: the secret from the handshake, then the records read here
+   * (net/tls_records.h); NULL: read with SSL_read. */
+  struct tls_secret secret;
+  struct tls_records *records;
   /* Bytes read with the head that belong to the body. */
   char head[HEAD_MAX];
   size_t hpos, hlen;
@@ -124,6 +129,7 @@ int range_client_new(const char *url, const char *cacert, bool insecure,
                      NULL);
   SSL_CTX_set_mode(c->ctx, SSL_MODE_AUTO_RETRY);
   SSL_CTX_set_read_ahead(c->ctx, 1);
+  SSL_CTX_set_keylog_callback(c->ctx, tls_records_keylog);
   SSL_CTX_set_default_read_buffer_len(c->ctx, TLS_READ_BUFFER);
   *ret = c;
   return 0;
@@ -155,6 +161,9 @@ int range_conn_new(struct range_client *c, struct range_conn **ret)
 
 static void conn_close(struct range_conn *conn)
 {
+  tls_records_free(conn->records);
+  conn->records = NULL;
+  OPENSSL_cleanse(&conn->secret, sizeof conn->secret);
   if (conn->ssl)
     SSL_free(conn->ssl);
   conn->ssl = NULL;
@@ -250,8 +259,27 @@ static bool conn_open(struct range_conn *conn)
                                        SSL_get0_param(conn->ssl), c->host)
                                  : SSL_set1_host(conn->ssl, c->host)))
     return false;
-  return SSL_connect(conn->ssl) == 1 &&
-         (c->insecure || SSL_get_verify_result(conn->ssl) == X509_V_OK);
+  /* Nothing read ahead during the handshake: what follows it is left in
+   * the socket for tls_records to take. */
+  SSL_set_app_data(conn->ssl, &conn->secret);
+  SSL_set_read_ahead(conn->ssl, 0);
+  if (SSL_connect(conn->ssl) != 1 ||
+      (!c->insecure && SSL_get_verify_result(conn->ssl) != X509_V_OK))
+    return false;
+  if (tls_records_new(conn->ssl, conn->fd, &conn->secret, &conn->records) < 0) {
+    conn->records = NULL;
+    SSL_set_read_ahead(conn->ssl, 1);
+  }
+  return true;
+}
+
+/* Plaintext from the connection: > 0 bytes, or <= 0 when it ended. */
+static int conn_read(struct range_conn *conn, void *buf, size_t len)
+{
+  len = MIN(len, (size_t)1 << 30);
+  if (conn->records)
+    return (int)tls_records_read(conn->records, buf, len);
+  return SSL_read(conn->ssl, buf, (int)len);
 }
 
 /* ---- the reply head ---- */
@@ -366,7 +394,7 @@ static bool read_head(struct range_conn *conn, struct range_head *h)
     int n = (int)(HEAD_MAX - conn->hlen);
     if (n == 0)
       return false;
-    n = SSL_read(conn->ssl, conn->head + conn->hlen, n);
+    n = conn_read(conn, conn->head + conn->hlen, (size_t)n);
     if (n <= 0)
       return false;
     conn->hlen += n;
@@ -418,7 +446,7 @@ static size_t read_body(struct range_conn *conn, char *buf, size_t len)
       memcpy(buf + got, conn->head + conn->hpos, n);
       conn->hpos += n;
     } else {
-      int r = SSL_read(conn->ssl, buf + got, (int)MIN(len - got, 1u << 30));
+      int r = conn_read(conn, buf + got, len - got);
       if (r <= 0)
         break;
       n = r;
