@@ -3,7 +3,9 @@
  *
  * libcurl costs a copy of every byte (its buffer, then the write
  * callback), a poll per TLS record and two reads per record; this reader
- * reads ahead (one recv for many records) and has no copy of its own.
+ * reads ahead (one recv for many records) and has no copy of its own;
+ * on TLS 1.3 it reads the records itself, without OpenSSL's copies
+ * (net/tls_records.h).
  * It does only the plain case: a 206 reply with exactly the range asked
  * for, on a kept-alive connection. Anything else (a failure to connect or
  * to verify the server, another status, a reply cut short, a reply it does
