@@ -727,11 +727,6 @@ def by_name(vms, name):
     return [v for v in vms if v["name"] == name][0]
 
 
-def assert_same_disk(path, ref):
-    got, want = path.read_bytes(), ref.read_bytes()
-    assert got[:len(want)] == want and not got[len(want):].strip(b"\0")
-
-
 def test_inventory_vms(hoist_bin, openstack, cloud):
     p = os_run(hoist_bin, openstack, "inventory", "openstack", "vms",
                "--json")
@@ -798,7 +793,9 @@ def test_migrate_image_and_volume_booted(tmp_path, hoist_bin, openstack,
                       (web / "web-1-disk-1.raw", refs["web-data"]),
                       (db / "db-1-disk-0.raw", refs["db-boot"]),
                       (db / "db-1-disk-1.raw", refs["db-extra"])):
-        assert_same_disk(path, ref)
+        got = path.read_bytes()
+        want = ref.read_bytes()
+        assert got[:len(want)] == want and not got[len(want):].strip(b"\0")
     schema = KubevirtSchema.from_shared(shared_dir)
     vm = yaml.safe_load((web / "virtualmachine.yaml").read_text())
     schema.check_vm(vm)
@@ -858,70 +855,6 @@ def test_failed_export_leaves_no_temporaries(tmp_path, hoist_bin, openstack,
     assert made and not made & {i["id"] for i in openstack.list_images()}
 
 
-def test_disks_of_a_server_are_exported_at_once(tmp_path, hoist_bin,
-                                                openstack, cloud):
-    """Three volumes: each upload into an image waits until all three
-    have started (a hoist that exports one disk after the other meets
-    that gate alone and times out), and every disk arrives identical."""
-    c = cloud["cloud"]
-    refs = [make_raw(tmp_path / ("par%d.raw" % i), size,
-                     [(0, rand(100000, 50 + i)),
-                      (size - 4096, rand(4096, 60 + i))])
-            for i, size in enumerate((6 * MiB, 3 * MiB + 1000, 5 * MiB))]
-    vols = [c.add_volume("par-%d" % i, ref) for i, ref in enumerate(refs)]
-    c.add_server("par-1", flavor(1, 512), volumes=[
-        (v, "/dev/vd" + "abc"[i]) for i, v in enumerate(vols)])
-    out = tmp_path / "out"
-    c.upload_gate = threading.Barrier(len(vols), timeout=15)
-    try:
-        p = os_run(hoist_bin, openstack, "migrate", "--source",
-                   "openstack://", "--vm", "par-1", "--target",
-                   "dir:%s" % out, "--force")
-    finally:
-        c.upload_gate = None
-    assert p.returncode == 0, p.stderr
-    for i in range(len(vols)):
-        assert "exporting disk-%d " % i in p.stderr
-    ups = [u for u in c.uploads
-           if any(u["name"].endswith(v["id"]) for v in vols)]
-    assert len(ups) == len(vols)
-    # all three uploads were going on at the same time
-    assert max(u["start"] for u in ups) < min(u["end"] for u in ups), ups
-    for i, ref in enumerate(refs):
-        assert_same_disk(out / "par-1" / ("par-1-disk-%d.raw" % i), ref)
-    assert c.leftovers() == []
-    assert not set(c.created_images) & {i["id"]
-                                        for i in openstack.list_images()}
-
-
-def test_a_failed_disk_deletes_the_temporaries_of_all(tmp_path, hoist_bin,
-                                                      openstack, cloud):
-    """disk-0's snapshot goes into "error" only once disk-1's export has
-    come as far as its upload into an image (a hoist that exports one
-    disk after the other never starts disk-1): the VM fails, and the
-    snapshots, volumes and images of both disks are deleted."""
-    c = cloud["cloud"]
-    data = make_raw(tmp_path / "half.raw", 2 * MiB, [(0, rand(5000, 70))])
-    bad = c.add_volume("half-bad", data)
-    good = c.add_volume("half-good", data)
-    c.fail_snapshots.add(bad["id"])
-    c.add_server("half-1", flavor(1, 512),
-                 volumes=[(bad, "/dev/vda"), (good, "/dev/vdb")])
-    images_before = set(c.created_images)
-    out = tmp_path / "out"
-    p = os_run(hoist_bin, openstack, "migrate", "--source", "openstack://",
-               "--vm", "half-1", "--target", "dir:%s" % out, "--force")
-    assert p.returncode == 1
-    assert 'of volume %s went into status "error"' % bad["id"] in p.stderr, \
-        p.stderr
-    assert [u for u in c.uploads if u["name"].endswith(good["id"])], \
-        "disk-1 was not exported alongside disk-0"
-    assert not (out / "half-1").exists()
-    assert c.leftovers() == []
-    made = set(c.created_images) - images_before
-    assert made and not made & {i["id"] for i in openstack.list_images()}
-
-
 def test_leftovers_of_a_crashed_run_are_deleted(tmp_path, hoist_bin,
                                                 openstack, cloud):
     """What a killed migration leaves: found by name and tag, deleted."""
@@ -961,24 +894,19 @@ def test_migrate_usage(tmp_path, hoist_bin, openstack):
     assert p.returncode == 0 and "leftovers" in p.stdout
 
 
-@pytest.mark.parametrize("disks", [1, 2])
 def test_interrupt_while_exporting_deletes_the_temporaries(
-        tmp_path, hoist_bin, openstack, cloud, disks):
-    """SIGINT while hoist waits for uploads that never end (of each disk
-    at once): it stops, deletes the snapshots, volumes and images, and
-    exits 130."""
+        tmp_path, hoist_bin, openstack, cloud):
+    """SIGINT while hoist waits for an upload that never ends: it stops,
+    deletes the snapshot, volume and image, and exits 130."""
     import signal
     c = cloud["cloud"]
-    vols = [c.add_volume("stuck", tmp_path / "missing.raw")
-            for _ in range(disks)]
-    name = "stuck-%d" % disks
-    c.add_server(name, flavor(1, 512), volumes=[
-        (v, "/dev/vd" + "ab"[i]) for i, v in enumerate(vols)])
+    vol = c.add_volume("stuck", tmp_path / "missing.raw")
+    c.add_server("stuck-1", flavor(1, 512), volumes=[(vol, "/dev/vda")])
     images_before = set(c.created_images)
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [str(hoist_bin), "migrate", "--source", "openstack://", "--vm",
-         name, "--target", "dir:%s" % out],
+         "stuck-1", "--target", "dir:%s" % out],
         env=clean_os_env(openstack.env()), stderr=subprocess.PIPE, text=True)
     lines = []
     for line in proc.stderr:
@@ -987,17 +915,16 @@ def test_interrupt_while_exporting_deletes_the_temporaries(
             break
     deadline = time.time() + 30
     while time.time() < deadline and \
-            len(set(c.created_images) - images_before) < disks:
+            len(set(c.created_images) - images_before) == 0:
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     rest = proc.stderr.read()
     assert proc.wait(60) == 130, "".join(lines) + rest
     assert "interrupted" in rest
-    assert not (out / name).exists()
+    assert not (out / "stuck-1").exists()
     assert c.leftovers() == []
     made = set(c.created_images) - images_before
-    assert len(made) == disks, "".join(lines) + rest
-    assert not made & {i["id"] for i in openstack.list_images()}
+    assert made and not made & {i["id"] for i in openstack.list_images()}
 
 
 # ---- hoist-populator openstack (Forklift's OpenstackVolumePopulator) ----

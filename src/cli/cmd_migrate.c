@@ -36,9 +36,8 @@
 #include "util/error.h"
 #include "util/human.h"
 
-/* Disks of one VM copied at once, bounded: an oVirt image transfer has
- * its own ticket and connections on the host; an OpenStack export spends
- * minutes waiting on its snapshot, volume and image. */
+/* Image transfers of one VM's disks at once: each has its own ticket and
+ * connections on the host, so disks go in parallel, bounded. */
 #define MIGRATE_PARALLEL_DISKS 4
 
 #define P(s) names_printable((s), (char[128]){0}, 128)
@@ -95,8 +94,7 @@ static void migrate_usage(FILE *f)
       "             and uploaded to a raw Glance image; the images are read\n"
       "             with parallel range GETs, verified against Glance's\n"
       "             checksum, and every temporary is deleted afterwards. The\n"
-      "             disks of a server go at once (up to 4). The temporaries\n"
-      "             are named hoist-ID-… and tagged\n"
+      "             temporaries are named hoist-ID-… and tagged\n"
       "             hoist.io/migration=ID: 'hoist inventory openstack\n"
       "             leftovers --delete' removes those a crashed run left.\n"
       "             Firmware (hw_firmware_type, os_secure_boot), machine\n"
@@ -533,10 +531,9 @@ static void *disk_worker(void *arg)
 }
 
 /* Copies the disks of the plan into dir: one after another, or several
- * at once where the source allows it (each oVirt transfer or OpenStack
- * export has its own temporaries and connections). A failure lets the
- * copies in flight end (their transfers are finalized or cancelled, their
- * temporaries deleted, as usual) and starts no more. */
+ * at once where the source allows it (each transfer has its own ticket
+ * and connections). A failure lets the copies in flight end (their
+ * transfers are finalized or cancelled as usual) and starts no more. */
 static int copy_disks(struct migrate_source *src, const struct migrate_args *a,
                       struct plan *p, const char *dir)
 {
@@ -997,7 +994,6 @@ static int migrate_openstack(const struct netmap *map, struct migrate_args *a)
   struct migrate_source src = {
       .open_disk = openstack_source_open,
       .finish_disk = openstack_source_finish,
-      .parallel_disks = MIGRATE_PARALLEL_DISKS,
   };
   struct vm_list vms = {0};
   struct os_session *session = NULL;

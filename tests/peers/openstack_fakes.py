@@ -7,9 +7,7 @@ builds (class Cloud). They are registered in the REAL Keystone's catalog
 REAL Keystone. Where they create images (Nova createImage, Cinder
 os-volume_upload_image) they create REAL Glance images and upload the
 bytes of the server's or volume's disk file into the real Glance, with
-the caller's token, so hoist's data path stays real. Tests can make
-the uploads wait for each other (Cloud.upload_gate) and a volume's
-snapshots fail (Cloud.fail_snapshots).
+the caller's token, so hoist's data path stays real.
 
 Calls answered:
   Nova (microversion 2.47 shape: the flavor embedded in the server)
@@ -51,11 +49,6 @@ class Cloud:
         self.created_images = []  # ids of images the fakes made
         self.calls = []           # (method, path) of every request
         self.lock = threading.RLock()
-        # {"name", "start", "end"} of every upload into an image (end:
-        # when Glance has the data, None until then)
-        self.uploads = []
-        self.upload_gate = None      # a Barrier each upload waits at first
-        self.fail_snapshots = set()  # ids of volumes whose snapshots fail
 
     def add_network(self, name):
         n = {"id": str(uuid.uuid4()), "name": name, "shared": False,
@@ -153,21 +146,6 @@ class _Settling:
         return self.busy if time.time() < self.until else self.done
 
 
-class _FailsAfterAnUpload:
-    """A snapshot's status: "creating" until an upload into an image has
-    started after it was made (another disk's export has come that far)
-    or 10 s passed, then "error"."""
-
-    def __init__(self, cloud):
-        self.cloud, self.seen = cloud, len(cloud.uploads)
-        self.until = time.time() + 10
-
-    def __str__(self):
-        if len(self.cloud.uploads) > self.seen or time.time() > self.until:
-            return "error"
-        return "creating"
-
-
 class Fakes:
     """The three fake services, started and registered in Keystone."""
 
@@ -258,22 +236,10 @@ class Fakes:
             h.shutdown()
             h.server_close()
 
-    def _upload(self, token, image_id, path, name):
+    def _upload(self, token, image_id, path):
         """Uploads a file into the REAL Glance image (in a thread, as the
-        real services do, while the image is 'saving'), recorded in
-        cloud.uploads; with cloud.upload_gate, once the others arrived."""
-        c = self.cloud
-        rec = {"name": name, "start": time.time(), "end": None}
-        with c.lock:
-            c.uploads.append(rec)
-        gate = c.upload_gate
-
+        real services do, while the image is 'saving')."""
         def run():
-            if gate is not None:
-                try:
-                    gate.wait()
-                except threading.BrokenBarrierError:
-                    pass  # the others never came: no overlap to see
             try:
                 data = open(path, "rb").read()
             except OSError:
@@ -282,7 +248,6 @@ class Fakes:
                              % (self.os.glance_url, image_id), token=token,
                              data=data, headers={
                                  "Content-Type": "application/octet-stream"})
-            rec["end"] = time.time()
         t = threading.Thread(target=run, daemon=True)
         t.start()
         return t
@@ -323,7 +288,7 @@ class Fakes:
             props = dict(req.get("metadata") or {})
             props.update(s.get("_image_props", {}))
             iid = self._create_image(token, req["name"], fmt, props)
-            self._upload(token, iid, s["_root"], req["name"])
+            self._upload(token, iid, s["_root"])
             return 202, {"image_id": iid}
         raise KeyError(path)
 
@@ -369,9 +334,7 @@ class Fakes:
                     "id": sid, "name": req.get("name"),
                     "volume_id": v["id"], "size": v["size"],
                     "metadata": req.get("metadata") or {},
-                    "_status": _FailsAfterAnUpload(c)
-                    if v["id"] in c.fail_snapshots
-                    else _Settling("creating", "available"),
+                    "_status": _Settling("creating", "available"),
                     "_data": v["_data"]}
                 return 202, {"snapshot": self._snap(c.snapshots[sid])}
             if rest == "volumes" and method == "POST":
@@ -392,7 +355,7 @@ class Fakes:
                 iid = self._create_image(
                     token, req["image_name"], req.get("disk_format", "raw"),
                     v.get("volume_image_metadata") or {})
-                t = self._upload(token, iid, v["_data"], v["name"])
+                t = self._upload(token, iid, v["_data"])
                 v["_uploading"] = t
                 return 202, {"os-volume_upload_image": {
                     "id": v["id"], "image_id": iid,

@@ -3,7 +3,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +27,8 @@ struct os_cloud {
   struct os_service *nova, *cinder, *neutron;
   struct glance *glance;
   char *source_ref;
-  pthread_mutex_t lock; /* loading the inventory */
   bool have_inventory;
   struct os_inventory inv;
-  /* Set before the exports, which only read them. */
   unsigned timeout;
   const atomic_bool *stop;
 };
@@ -51,7 +48,6 @@ int os_cloud_open(struct os_session *s, struct os_cloud **ret)
     os_session_free(s);
     return error_set(ENOMEM, "out of memory");
   }
-  pthread_mutex_init(&c->lock, NULL);
   c->session = s;
   r = os_service_open(s, "compute", NULL, nova_headers, &c->nova);
   if (r == 0)
@@ -81,7 +77,6 @@ void os_cloud_close(struct os_cloud *c)
   os_inventory_clear(&c->inv);
   free(c->source_ref);
   os_session_free(c->session);
-  pthread_mutex_destroy(&c->lock);
   free(c);
 }
 
@@ -134,19 +129,18 @@ static int load_inventory(struct os_cloud *c)
 
 int os_cloud_inventory(struct os_cloud *c, const struct os_inventory **ret)
 {
-  int r = 0;
+  int r;
 
-  pthread_mutex_lock(&c->lock);
   if (!c->have_inventory) {
     r = load_inventory(c);
-    if (r < 0)
+    if (r < 0) {
       os_inventory_clear(&c->inv);
-    c->have_inventory = r == 0;
+      return r;
+    }
+    c->have_inventory = true;
   }
-  pthread_mutex_unlock(&c->lock);
-  if (r == 0)
-    *ret = &c->inv;
-  return r;
+  *ret = &c->inv;
+  return 0;
 }
 
 int os_cloud_images(struct os_cloud *c, struct glance_image_list *out)

@@ -44,7 +44,7 @@ void os_cloud_set_wait(struct os_cloud *c, unsigned timeout,
                        const atomic_bool *stop);
 
 /* The servers, volumes, volume types, ports, networks and floating IPs
- * (fetched once; unchanged afterwards). */
+ * (fetched once). */
 int os_cloud_inventory(struct os_cloud *c, const struct os_inventory **ret);
 /* The project's Glance images. */
 int os_cloud_images(struct os_cloud *c, struct glance_image_list *out);
@@ -55,9 +55,7 @@ int os_cloud_list_vms(struct os_cloud *c, struct vm_list *out);
  * have that name. */
 int os_cloud_find_vm(struct os_cloud *c, const char *name, struct vm **ret);
 
-/* The temporaries of one disk. The exports of several disks may go on
- * at once, each in its own thread: they share the cloud's clients, which
- * take one request at a time each. */
+/* The temporaries of one disk. */
 struct os_export;
 
 /* Creates the temporaries of disk `d` (its locator) and waits until the

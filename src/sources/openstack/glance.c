@@ -2,7 +2,6 @@
 #include "sources/openstack/glance.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -155,24 +154,10 @@ int glance_endpoint(struct os_session *s, char **ret)
 struct glance {
   struct os_session *session;
   struct http_client *client;
-  char *base;           /* https://HOST:9292 (no /v2) */
-  pthread_mutex_t lock; /* one request at a time on conn */
+  char *base; /* https://HOST:9292 (no /v2) */
   struct http_conn *conn;
   unsigned gen;
 };
-
-/* The exports of several disks share the client: one request at a time. */
-static int glance_json(struct glance *g, const char *method, const char *url,
-                       size_t body_max, json_t **ret)
-{
-  int r;
-
-  pthread_mutex_lock(&g->lock);
-  r = os_session_json(g->session, g->conn, &g->gen, method, url, NULL, body_max,
-                      ret);
-  pthread_mutex_unlock(&g->lock);
-  return r;
-}
 
 int glance_open(struct os_session *s, struct glance **ret)
 {
@@ -181,7 +166,6 @@ int glance_open(struct os_session *s, struct glance **ret)
 
   if (!g)
     return error_set(ENOMEM, "out of memory");
-  pthread_mutex_init(&g->lock, NULL);
   g->session = s;
   if ((r = glance_endpoint(s, &g->base)) < 0 ||
       (r = os_session_new_client(s, &g->client)) < 0 ||
@@ -201,7 +185,6 @@ void glance_close(struct glance *g)
   http_conn_free(g->conn);
   http_client_free(g->client);
   free(g->base);
-  pthread_mutex_destroy(&g->lock);
   free(g);
 }
 
@@ -216,7 +199,8 @@ int glance_get_image(struct glance *g, const char *id, struct glance_image *out)
     return error_set(EINVAL, "\"%s\" is not a valid Glance image id", id);
   if (asprintf(&url, "%s/v2/images/%s", g->base, id) < 0)
     return error_set(ENOMEM, "out of memory");
-  r = glance_json(g, "GET", url, IMAGE_JSON_MAX, &j);
+  r = os_session_json(g->session, g->conn, &g->gen, "GET", url, NULL,
+                      IMAGE_JSON_MAX, &j);
   if (r < 0)
     return r;
   return glance_image_from_json(j, url, out);
@@ -237,7 +221,8 @@ int glance_list_images(struct glance *g, size_t max,
     const char *next;
     size_t i;
 
-    r = glance_json(g, "GET", url, LIST_JSON_MAX, &j);
+    r = os_session_json(g->session, g->conn, &g->gen, "GET", url, NULL,
+                        LIST_JSON_MAX, &j);
     if (r < 0)
       return r;
     list = jp_get(j, "images");
@@ -273,5 +258,6 @@ int glance_delete_image(struct glance *g, const char *id)
     return error_set(EINVAL, "\"%s\" is not a valid Glance image id", id);
   if (asprintf(&url, "%s/v2/images/%s", g->base, id) < 0)
     return error_set(ENOMEM, "out of memory");
-  return glance_json(g, "DELETE", url, IMAGE_JSON_MAX, NULL);
+  return os_session_json(g->session, g->conn, &g->gen, "DELETE", url, NULL,
+                         IMAGE_JSON_MAX, NULL);
 }

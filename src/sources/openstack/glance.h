@@ -68,8 +68,6 @@ const char *glance_image_prop(const struct glance_image *img, const char *key);
 /* True for a plausible image id (a UUID or other [A-Za-z0-9-_.]). */
 bool glance_id_ok(const char *id);
 
-/* A metadata client; thread-safe (requests take turns on its one
- * connection). */
 struct glance;
 
 int glance_open(struct os_session *s, struct glance **ret);

@@ -40,7 +40,6 @@ int os_service_open(struct os_session *s, const char *type, const char *suffix,
 
   if (!svc)
     return error_set(ENOMEM, "out of memory");
-  pthread_mutex_init(&svc->lock, NULL);
   svc->session = s;
   svc->type = type;
   r = os_session_endpoint(s, type, &url);
@@ -88,7 +87,6 @@ void os_service_close(struct os_service *svc)
   http_conn_free(svc->conn);
   http_client_free(svc->client);
   free(svc->base);
-  pthread_mutex_destroy(&svc->lock);
   free(svc);
 }
 
@@ -97,13 +95,9 @@ int os_service_json(struct os_service *svc, const char *method,
                     json_t **ret)
 {
   _cleanup_free_ char *url = NULL;
-  int r;
 
   if (asprintf(&url, "%s%s", svc->base, path) < 0)
     return error_set(ENOMEM, "out of memory");
-  pthread_mutex_lock(&svc->lock);
-  r = os_session_json(svc->session, svc->conn, &svc->gen, method, url, body,
-                      body_max, ret);
-  pthread_mutex_unlock(&svc->lock);
-  return r;
+  return os_session_json(svc->session, svc->conn, &svc->gen, method, url, body,
+                         body_max, ret);
 }

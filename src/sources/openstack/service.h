@@ -1,13 +1,11 @@
 /* A JSON client for one OpenStack service found in the catalog (Nova,
  * Cinder, Neutron): its own http client and connection, the session's
  * token on every request, a 401 answered with a new token and one more
- * try. Thread-safe: the exports of several disks share a client, and
- * their requests take turns on its connection. */
+ * try. */
 #ifndef HOIST_SOURCES_OPENSTACK_SERVICE_H
 #define HOIST_SOURCES_OPENSTACK_SERVICE_H
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stddef.h>
 
 struct os_session;
@@ -16,7 +14,6 @@ struct http_conn;
 struct os_service {
   struct os_session *session;
   struct http_client *client;
-  pthread_mutex_t lock; /* one request at a time on conn */
   struct http_conn *conn;
   unsigned gen;
   char *base; /* the endpoint, no trailing '/'; plus `suffix` */
