@@ -12,6 +12,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,9 @@
  * left in its buffer to the front before each record, which costs more
  * than the reads it saves once the buffer outgrows the CPU's cache. */
 #define TLS_READ_BUFFER (64 * 1024)
+/* A client gives up after this many failed reads in a row (a server that
+ * the fast path does not suit): its callers then use the full client. */
+#define FAILURES_MAX 4
 #define CONNECT_TIMEOUT 30
 #define IO_TIMEOUT 60
 
@@ -38,6 +42,7 @@ struct range_client {
   char *port;
   char *authority; /* for the Host header */
   char *path;
+  atomic_int failures; /* reads in a row that fell short */
 };
 
 struct range_conn {
@@ -203,6 +208,11 @@ int range_conn_set_header(struct range_conn *conn, const char *name,
   wipe_header(conn);
   conn->header = line;
   return 0;
+}
+
+bool range_conn_usable(const struct range_conn *conn)
+{
+  return conn && atomic_load(&conn->client->failures) < FAILURES_MAX;
 }
 
 uint64_t range_conn_next(const struct range_conn *conn)
@@ -463,7 +473,7 @@ size_t range_get(struct range_conn *conn, void *buf, size_t len,
   sigset_t pipe, old;
   size_t got = 0;
 
-  if (len == 0 || end < offset + len)
+  if (len == 0 || end < offset + len || !range_conn_usable(conn))
     return 0;
   /* OpenSSL writes to the socket with write(): a server gone would kill
    * the process with SIGPIPE. Blocked here, and a pending one taken. */
@@ -490,8 +500,12 @@ size_t range_get(struct range_conn *conn, void *buf, size_t len,
     conn_close(conn);
   /* Failures leave OpenSSL's per-thread error queue to libcurl, which
    * takes the rest and must not report ours. */
-  if (got < len)
+  if (got < len) {
     ERR_clear_error();
+    atomic_fetch_add(&conn->client->failures, 1);
+  } else {
+    atomic_store(&conn->client->failures, 0);
+  }
   {
     struct timespec zero = {0};
     sigset_t pending;

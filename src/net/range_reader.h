@@ -45,6 +45,11 @@ void range_conn_free(struct range_conn *conn);
 int range_conn_set_header(struct range_conn *conn, const char *name,
                           const char *value);
 
+/* False once reads through conn's client fell short a few times in a
+ * row (a server the fast path does not suit): range_get() then returns
+ * 0 at once, and callers go straight to the full client. */
+bool range_conn_usable(const struct range_conn *conn);
+
 /* Reads [offset, offset+len) into buf, as part of a GET of [offset, end)
  * that stays open: a next call at offset+len goes on with it without a
  * new request. Returns how many bytes it put in buf (len when all went

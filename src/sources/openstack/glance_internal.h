@@ -50,7 +50,6 @@ struct glance_source {
   char *url;                 /* …/v2/images/ID/file */
   bool ranges;               /* Glance answered 206 to a Range request */
   struct range_client *fast; /* NULL: the full client only */
-  atomic_int fast_failures;  /* in a row: a few, and it is given up */
   unsigned char head[1024];  /* the file's first bytes (ranges only) */
   size_t head_len;
   struct glance_digest digest; /* md NULL: nothing to check */

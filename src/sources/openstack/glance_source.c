@@ -17,9 +17,6 @@
 
 #define VERIFY_READ (8u * 1024 * 1024)
 #define DEFAULT_CONNECTIONS 4
-/* The fast path is given up after this many failures in a row (a server
- * it does not suit). */
-#define FAST_FAILURES_MAX 4
 
 /* ---- digests ---- */
 
@@ -171,15 +168,11 @@ int glance_get(struct glance_source *g, struct glance_conn *c, void *buf,
 
   if (g->cancel && atomic_load(g->cancel))
     return error_set(EINTR, "%s: interrupted", g->bs.name);
-  if (g->ranges && c->fast &&
-      atomic_load(&g->fast_failures) < FAST_FAILURES_MAX &&
+  if (g->ranges && range_conn_usable(c->fast) &&
       http_conn_stream_next(c->conn) != offset) {
     got = fast_get(g, c, buf, len, offset, end);
-    if (got == len) {
-      atomic_store(&g->fast_failures, 0);
+    if (got == len)
       return 0;
-    }
-    atomic_fetch_add(&g->fast_failures, 1);
     buf = (char *)buf + got;
     len -= got;
     offset += got;

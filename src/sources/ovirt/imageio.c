@@ -20,9 +20,6 @@
 /* The extents of a badly fragmented multi-TiB disk fit in this. */
 #define EXTENTS_JSON_MAX (64u * 1024 * 1024)
 #define OPTIONS_JSON_MAX (64u * 1024)
-/* The fast path is given up after this many failures without a success
- * (a server that it does not suit). */
-#define FAST_FAILURES_MAX 4
 
 /* A data connection: the fast range reader, and the full client for
  * what the fast path does not do (created when first needed). */
@@ -38,7 +35,6 @@ struct imageio_source {
   bool have_extents; /* else the whole image reads as data */
   struct extent_list extents;
   struct range_client *fast; /* NULL: the full client only */
-  atomic_int fast_failures;
 
   /* Idle connections; each concurrent pread takes one of its own. */
   pthread_mutex_t lock;
@@ -288,14 +284,11 @@ static int data_read(struct imageio_source *s, struct data_conn *conn,
   uint64_t end = stream_end(s, offset, len);
   size_t got = 0;
 
-  if (conn->fast && atomic_load(&s->fast_failures) < FAST_FAILURES_MAX &&
+  if (range_conn_usable(conn->fast) &&
       !(conn->http && http_conn_stream_next(conn->http) == offset)) {
     got = range_get(conn->fast, buf, len, offset, end);
-    if (got == len) {
-      atomic_store(&s->fast_failures, 0);
+    if (got == len)
       return 0;
-    }
-    atomic_fetch_add(&s->fast_failures, 1);
   }
   if (!conn->http && http_conn_new(s->client, &conn->http) < 0)
     return -error_code();
