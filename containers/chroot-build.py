@@ -30,7 +30,9 @@ ENV = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": "/root",
 
 
 def parse(path):
-    """[(base, name, [(op, args)])], continuations joined."""
+    """[{from, name, instructions: [(op, args)]}] with continuations
+    joined and comments dropped (tests/test_deploy.py reads the
+    Containerfiles with it too)."""
     stages, line = [], ""
     for raw in path.read_text().splitlines():
         s = raw.strip()
@@ -41,12 +43,14 @@ def parse(path):
             continue
         op, _, args = (line + s).partition(" ")
         line = ""
-        if op.upper() == "FROM":
+        op = op.upper()
+        if op == "FROM":
             words = args.split()
-            stages.append((words[0], words[2] if len(words) > 2 else None,
-                           []))
+            stages.append({"from": words[0], "name":
+                           words[2] if len(words) > 2 else None,
+                           "instructions": []})
         else:
-            stages[-1][2].append((op.upper(), args.strip()))
+            stages[-1]["instructions"].append((op, args.strip()))
     return stages
 
 
@@ -131,18 +135,19 @@ def main():
                     help="keep the stages' root filesystems")
     a = ap.parse_args()
     stages = parse(ROOT / "containers" / a.image / "Containerfile")
-    for b, _, _ in stages:
-        if not b.endswith(("debian:bookworm", "debian:bookworm-slim")):
-            sys.exit("%s: only Debian bookworm bases are made here" % b)
+    for st in stages:
+        if not st["from"].endswith(("debian:bookworm", "debian:bookworm-slim")):
+            sys.exit("%s: only Debian bookworm bases are made here"
+                     % st["from"])
     base = base_rootfs()
     work = CACHE / "containers" / ("build-" + a.image)
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
     roots = {}
     try:
-        for i, (_, name, steps) in enumerate(stages):
-            run_stage(work, base, i, name, steps, roots)
-        final = roots[stages[-1][1] or str(len(stages) - 1)]
+        for i, st in enumerate(stages):
+            run_stage(work, base, i, st["name"], st["instructions"], roots)
+        final = roots[stages[-1]["name"] or str(len(stages) - 1)]
         du = subprocess.run(["du", "-sm", str(final)], capture_output=True,
                             text=True).stdout.split()[0]
         print("%s: final stage %s MiB (on a minbase root filesystem)" % (

@@ -743,29 +743,17 @@ IMAGES = {  # Containerfile directory: (program, ninja target)
 }
 
 
-def parse_containerfile(path):
-    """[{from, name, instructions: [(op, args)]}] with continuations
-    joined and comments dropped."""
-    stages, line = [], ""
-    for raw in path.read_text().splitlines():
-        s = raw.strip()
-        if not s or s.startswith("#"):
-            continue
-        if s.endswith("\\"):
-            line += s[:-1] + " "
-            continue
-        line += s
-        op, _, args = line.partition(" ")
-        line = ""
-        op = op.upper()
-        if op == "FROM":
-            parts = args.split()
-            stages.append({"from": parts[0], "name":
-                           parts[2] if len(parts) > 2 else None,
-                           "instructions": []})
-        else:
-            stages[-1]["instructions"].append((op, args.strip()))
-    return stages
+def _chroot_build():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "chroot_build", CONTAINERS / "chroot-build.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+# The Containerfile reader of containers/chroot-build.py.
+parse_containerfile = _chroot_build().parse
 
 
 def apt_packages(stage):
