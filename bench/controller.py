@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "lib"))
 from peers import kube as rig  # noqa: E402
 from peers import imageio as iio  # noqa: E402
 from peers.ovirt_engine import FakeEngine  # noqa: E402
-from test_controller import API, shipped_crds, ovirt_cr, \
+from test_controller import API, _served, shipped_crds, ovirt_cr, \
     user_pvc  # noqa: E402
 
 MiB = 1024 * 1024
@@ -166,15 +166,6 @@ def main():
         cluster.stop()
         engine.stop()
         daemon.stop()
-
-
-def _served(k):
-    try:
-        k.resource(API, "OvirtVolumePopulator")
-        return True
-    except Exception:  # noqa: BLE001
-        k._resources.pop(API, None)
-        return False
 
 
 if __name__ == "__main__":
